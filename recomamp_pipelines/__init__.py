@@ -1,0 +1,1 @@
+"""RecomAMP Pipelines: AMC reporting on Dagster and PostgreSQL."""

@@ -1,0 +1,22 @@
+"""The `recomamp` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from recomamp_pipelines.cli import db as db_commands
+from recomamp_pipelines.cli import users as users_commands
+
+app = typer.Typer(
+    name="recomamp",
+    help="RecomAMP Pipelines: Amazon Marketing Cloud reporting on Dagster and PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(users_commands.app, name="users")
+
+
+def main() -> None:
+    """Entry point of the `recomamp` console script."""
+    app()

@@ -1,0 +1,75 @@
+"""`recomamp db`: the RecomAMP database and its embedded server."""
+
+from __future__ import annotations
+
+import typer
+
+from recomamp_pipelines.cli.common import fail, settings, user_errors
+from recomamp_pipelines.db.connection import database_url, describe_url
+from recomamp_pipelines.db.embedded import embedded_running, stop_embedded
+
+app = typer.Typer(help="The RecomAMP database: migrations, status, the embedded server.")
+
+
+@app.command()
+def upgrade() -> None:
+    """Apply pending migrations (each in its own transaction) and sync the template library."""
+    from recomamp_pipelines.db.migrations import MigrationError, upgrade as run_upgrade
+
+    config = settings()
+    with user_errors():
+        url = database_url(config)
+        try:
+            applied = run_upgrade(url)
+        except MigrationError as exc:
+            fail(str(exc))
+    target = describe_url(url)
+    if applied:
+        typer.echo(f"Applied {len(applied)} migration(s) to {target}:")
+        for migration_id in applied:
+            typer.echo(f"  {migration_id}")
+    else:
+        typer.echo(f"{target} is up to date.")
+
+
+@app.command()
+def status() -> None:
+    """Show which database is used and which migrations are applied."""
+    from recomamp_pipelines.db.migrations import MigrationError, status as migration_status
+
+    config = settings()
+    if config.uses_embedded_database:
+        state = "running" if embedded_running(config.embedded_data_dir) else "stopped"
+        typer.echo(f"Embedded PostgreSQL ({state}), data in {config.embedded_data_dir}")
+    with user_errors():
+        url = database_url(config)
+        try:
+            migrations = migration_status(url)
+        except MigrationError as exc:
+            fail(str(exc))
+    typer.echo(f"Database: {describe_url(url)}")
+    pending = 0
+    for migration in migrations:
+        if not migration.applied:
+            pending += 1
+            mark = "pending"
+        elif not migration.checksum_ok:
+            mark = "CHANGED after it was applied"
+        else:
+            mark = f"applied {migration.applied_at:%Y-%m-%d %H:%M:%S}"
+        typer.echo(f"  {migration.id:<48} {mark}")
+    typer.echo(f"{len(migrations) - pending} applied, {pending} pending.")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded PostgreSQL (it otherwise keeps running between commands)."""
+    config = settings()
+    if not config.uses_embedded_database:
+        fail("DATABASE_URL is set: the embedded PostgreSQL is not in use, nothing to stop")
+    with user_errors():
+        stopped = stop_embedded(config.embedded_data_dir)
+    if stopped:
+        typer.echo(f"Stopped the embedded PostgreSQL ({config.embedded_data_dir}).")
+    else:
+        typer.echo("The embedded PostgreSQL was not running.")

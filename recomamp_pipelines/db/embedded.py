@@ -1,0 +1,68 @@
+"""The project's own PostgreSQL, used when DATABASE_URL is unset.
+
+It is a `pgserver` instance whose data lives in `$RECOMAMP_HOME/pgdata`. It listens on a Unix
+socket only (never on a TCP port, so it cannot be confused with another server), is started on
+demand, shared by concurrent commands (pgserver serialises start-up with a file lock) and keeps
+running until `recomamp db stop`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+EMBEDDED_DATABASE = "recomamp"
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded PostgreSQL could not be started or stopped."""
+
+
+def _server(data_dir: Path):  # type: ignore[no-untyped-def]
+    import pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return pgserver.get_server(data_dir, cleanup_mode=None)
+    except Exception as exc:
+        raise EmbeddedServerError(
+            f"could not start the embedded PostgreSQL in {data_dir}: {exc}"
+        ) from exc
+
+
+def ensure_embedded(data_dir: Path, database: str = EMBEDDED_DATABASE) -> str:
+    """Start (or reuse) the embedded server and return the URL of `database` on it."""
+    server = _server(data_dir)
+    admin_url = server.get_uri()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
+        if not exists:
+            try:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another command created it at the same moment
+    url: str = server.get_uri(database=database)
+    return url
+
+
+def embedded_running(data_dir: Path) -> bool:
+    return (data_dir / "postmaster.pid").exists()
+
+
+def stop_embedded(data_dir: Path) -> bool:
+    """Stop the embedded server; False if it was not running."""
+    if not embedded_running(data_dir):
+        return False
+    from pgserver import _commands
+
+    server = _server(data_dir)
+    try:
+        _commands.pg_ctl(["-w", "stop"], pgdata=data_dir, user=server.system_user)
+    except Exception as exc:
+        raise EmbeddedServerError(f"could not stop the embedded PostgreSQL in {data_dir}: {exc}") from exc
+    return True

@@ -1,0 +1,142 @@
+"""The configuration table, in one place.
+
+Every setting comes from the environment first, then from the settings file
+(`$RECOMAMP_HOME/settings.env`, KEY=VALUE lines), then from its default. The README's
+configuration table documents the same names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SETTINGS_FILE_NAME = "settings.env"
+
+# Names of the variables, so that every module spells them the same way.
+DATABASE_URL = "DATABASE_URL"
+RECOMAMP_HOME = "RECOMAMP_HOME"
+DAGSTER_HOME = "DAGSTER_HOME"
+RECOMAMP_RESULTS_ROOT = "RECOMAMP_RESULTS_ROOT"
+RECOMAMP_ENCRYPTION_KEYS = "RECOMAMP_ENCRYPTION_KEYS"
+AMC_API_URL = "AMC_API_URL"
+AMC_TOKEN_URL = "AMC_TOKEN_URL"
+AMC_CLIENT_ID = "AMC_CLIENT_ID"
+AMC_CLIENT_SECRET = "AMC_CLIENT_SECRET"  # noqa: S105 - a variable name, not a secret
+RECOMAMP_WEEK_START_DAY = "RECOMAMP_WEEK_START_DAY"
+RECOMAMP_MAX_AMC_EXECUTIONS = "RECOMAMP_MAX_AMC_EXECUTIONS"
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the project cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one process."""
+
+    home: Path
+    database_url: str | None
+    dagster_home: Path
+    results_root: Path
+    encryption_keys: list[str] = field(repr=False)
+    amc_api_url: str | None
+    amc_token_url: str | None
+    amc_client_id: str | None
+    amc_client_secret: str | None = field(repr=False)
+    week_start_day: int = 0
+    max_amc_executions_per_instance: int = 10
+
+    @property
+    def settings_file(self) -> Path:
+        return self.home / SETTINGS_FILE_NAME
+
+    @property
+    def embedded_data_dir(self) -> Path:
+        """Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset."""
+        return self.home / "pgdata"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+
+def default_home() -> Path:
+    return Path.home() / ".recomamp"
+
+
+def read_settings_file(path: Path) -> dict[str, str]:
+    """Read KEY=VALUE lines; blank lines and lines starting with # are ignored."""
+    if not path.exists():
+        return {}
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{path}:{number}: expected KEY=VALUE, got {line[:40]!r}")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def write_settings_file(path: Path, updates: Mapping[str, str]) -> None:
+    """Add or replace keys in the settings file, keeping the others; the file is private."""
+    values = read_settings_file(path)
+    values.update(updates)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "".join(f"{key}={value}\n" for key, value in sorted(values.items()))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(
+        "# RecomAMP Pipelines settings; the environment overrides every line.\n" + body,
+        encoding="utf-8",
+    )
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def parse_week_start_day(value: str) -> int:
+    text = value.strip().lower()
+    if text.isdigit() and 0 <= int(text) <= 6:
+        return int(text)
+    if text in WEEKDAYS:
+        return WEEKDAYS.index(text)
+    raise SettingsError(
+        f"{RECOMAMP_WEEK_START_DAY}={value!r}: expected a weekday name (monday..sunday) "
+        "or 0-6 with 0 = Monday"
+    )
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve the settings from the environment, then the settings file, then defaults."""
+    env = os.environ if environ is None else environ
+    home = Path(env.get(RECOMAMP_HOME) or default_home()).expanduser()
+    file_values = read_settings_file(home / SETTINGS_FILE_NAME)
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        if value is None or value == "":
+            value = file_values.get(name)
+        return value or None
+
+    keys = [key.strip() for key in (get(RECOMAMP_ENCRYPTION_KEYS) or "").split(",") if key.strip()]
+    max_exec = get(RECOMAMP_MAX_AMC_EXECUTIONS) or "10"
+    if not max_exec.isdigit() or int(max_exec) < 1:
+        raise SettingsError(f"{RECOMAMP_MAX_AMC_EXECUTIONS}={max_exec!r}: expected an integer >= 1")
+    return Settings(
+        home=home,
+        database_url=get(DATABASE_URL),
+        dagster_home=Path(get(DAGSTER_HOME) or home / "dagster_home").expanduser(),
+        results_root=Path(get(RECOMAMP_RESULTS_ROOT) or home / "results").expanduser(),
+        encryption_keys=keys,
+        amc_api_url=get(AMC_API_URL),
+        amc_token_url=get(AMC_TOKEN_URL),
+        amc_client_id=get(AMC_CLIENT_ID),
+        amc_client_secret=get(AMC_CLIENT_SECRET),
+        week_start_day=parse_week_start_day(get(RECOMAMP_WEEK_START_DAY) or "monday"),
+        max_amc_executions_per_instance=int(max_exec),
+    )
