@@ -9,6 +9,7 @@ running until `recomamp db stop`.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -24,6 +25,9 @@ class EmbeddedServerError(RuntimeError):
 
 
 def _server(data_dir: Path):  # type: ignore[no-untyped-def]
+    # pgserver keeps its lock file in the runtime dir; without XDG_RUNTIME_DIR it says so
+    # loudly on every command and then uses /tmp, which is what we want anyway.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)

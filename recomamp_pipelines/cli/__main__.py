@@ -1,0 +1,3 @@
+from recomamp_pipelines.cli import main
+
+main()
