@@ -1,0 +1,1 @@
+"""The AMC query template library: official templates, typed parameters, rendering."""
