@@ -1,0 +1,1 @@
+"""One collection week end to end, starting from the weekly calendar."""
