@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from recomamp_pipelines.cli import amc as amc_commands
 from recomamp_pipelines.cli import db as db_commands
 from recomamp_pipelines.cli import users as users_commands
 
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 app.add_typer(users_commands.app, name="users")
+app.add_typer(amc_commands.app, name="amc")
 
 
 def main() -> None:
