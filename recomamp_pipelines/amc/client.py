@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -32,6 +32,7 @@ from recomamp_pipelines.amc.errors import (
     AmcBadRequest,
     AmcConfigError,
     AmcDownloadNotReady,
+    AmcError,
     AmcNotFound,
     AmcRetryableError,
     AmcUnauthorized,
@@ -84,8 +85,32 @@ class PollPolicy:
             raise AmcConfigError(f"PollPolicy.max_wait={self.max_wait}: must be > 0 seconds")
 
 
+_T = TypeVar("_T")
+# How many of the newest executions to look through for one a failed-looking create made.
+_RECOVERY_SCAN = 50
+
+# Failures that prove the request never reached AMC, so resending it cannot act twice.
+_NEVER_SENT: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
+
+
+class _Recovered(Exception):
+    """An earlier attempt of a non-idempotent call turned out to have taken effect."""
+
+    def __init__(self, body: Any) -> None:
+        super().__init__("recovered")
+        self.body = body
+
+
 # When AMC gives no expireTime, wait as long as AMC itself keeps an execution (24 h), plus slack.
 _FALLBACK_WAIT = timedelta(hours=25)
+
+
+def _datetime_or_none(text: str) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _bool_param(value: bool | None) -> str | None:
@@ -229,22 +254,43 @@ class AmcClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        recover: Callable[[], Any | None] | None = None,
     ) -> Any:
         """Send one AMC call and return its decoded JSON body ({} when empty).
 
-        Raises the typed AmcApiError subclass matching AMC's answer.
+        Raises the typed AmcApiError subclass matching AMC's answer. `recover` makes a
+        non-idempotent call safe to retry: after a failure that AMC may have acted on anyway
+        (a 5xx, or a connection lost after sending), it is asked first, and a body it returns
+        (the effect found already in place) ends the call instead of sending it again.
         """
         bucket = bucket_for(self.config.api_url, self.advertiser_id, self.config.rate_limit)
         query = {k: v for k, v in (params or {}).items() if v is not None}
         sent_with: list[SecretStr] = []
+        maybe_applied = False
 
         def send() -> httpx.Response:
+            nonlocal maybe_applied
+            if maybe_applied and recover is not None:
+                found = recover()
+                if found is not None:
+                    raise _Recovered(found)
             bucket.acquire()
             token = self.tokens.access_token()
             sent_with.append(token)
             headers = self._headers()
             headers["Authorization"] = f"Bearer {token.get_secret_value()}"
-            return self._http.request(method, path, params=query, json=json, headers=headers)
+            try:
+                response = self._http.request(
+                    method, path, params=query, json=json, headers=headers
+                )
+            except _NEVER_SENT:
+                raise
+            except httpx.TransportError:
+                maybe_applied = True
+                raise
+            if response.status_code >= 500:
+                maybe_applied = True
+            return response
 
         def send_retrying() -> httpx.Response:
             return send_with_retries(
@@ -256,23 +302,20 @@ class AmcClient:
             )
 
         started = time.monotonic()
-        response = send_retrying()
-        if response.status_code == 401:
-            # Expired early or revoked: one fresh token, one more try.
-            log.info("%s %s: AMC answered 401; refreshing the access token once", method, path)
-            self.tokens.refresh_after_rejection(sent_with[-1])
+        try:
             response = send_retrying()
             if response.status_code == 401:
-                error = error_for_response(response, method, path)
-                raise AmcUnauthorized(
-                    f"{error} after a fresh access token: the user's Amazon grant may lack "
-                    f"access to AMC account {self.advertiser_id!r}",
-                    status_code=401,
-                    method=method,
-                    path=path,
-                    amc_message=error.amc_message,
-                    request_id=error.request_id,
-                )
+                # Expired early or revoked: one fresh token, one more try.
+                log.info("%s %s: AMC answered 401; refreshing the access token", method, path)
+                self.tokens.refresh_after_rejection(sent_with[-1])
+                response = send_retrying()
+        except _Recovered as recovered:
+            log.warning(
+                "%s %s: an earlier attempt took effect despite its failure; not sent again",
+                method,
+                path,
+            )
+            return recovered.body
         log.debug(
             "%s %s -> HTTP %d in %.3f s",
             method,
@@ -284,7 +327,18 @@ class AmcClient:
             if not response.content:
                 return {}
             return response.json()
-        raise error_for_response(response, method, path)
+        error = error_for_response(response, method, path)
+        if response.status_code == 401:
+            raise AmcUnauthorized(
+                f"{error}, even with a fresh access token: the user's Amazon grant may lack "
+                f"access to AMC account {self.advertiser_id!r}",
+                status_code=401,
+                method=method,
+                path=path,
+                amc_message=error.amc_message,
+                request_id=error.request_id,
+            )
+        raise error
 
     def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """Every page of a listing, following AMC's nextToken."""
@@ -297,7 +351,7 @@ class AmcClient:
             if token is None:
                 return
             if token in seen:
-                raise AmcConfigError(f"GET {path}: AMC returned nextToken {token!r} twice")
+                raise AmcError(f"GET {path}: AMC returned nextToken {token!r} twice; stopping")
             seen.add(token)
 
 
@@ -340,7 +394,12 @@ class InstanceClient:
             filtered_metrics_discriminator_column=filtered_metrics_discriminator_column,
             filtered_reason_column=filtered_reason_column,
         )
-        self.client.request("POST", self._path("workflows"), json=body)
+
+        def already_saved() -> dict[str, Any] | None:
+            existing = self._quietly(lambda: self.get_workflow(workflow_id))
+            return {} if existing is not None and existing.sql_query == sql_query else None
+
+        self.client.request("POST", self._path("workflows"), json=body, recover=already_saved)
 
     def update_workflow(
         self,
@@ -377,7 +436,24 @@ class InstanceClient:
         return workflows
 
     def delete_workflow(self, workflow_id: str) -> None:
-        self.client.request("DELETE", self._path("workflows", workflow_id))
+        def already_deleted() -> dict[str, Any] | None:
+            try:
+                self.get_workflow(workflow_id)
+            except AmcNotFound:
+                return {}
+            except AmcError:
+                return None
+            return None
+
+        self.client.request("DELETE", self._path("workflows", workflow_id), recover=already_deleted)
+
+    def _quietly(self, fetch: Callable[[], _T]) -> _T | None:
+        """`fetch()`, or None when AMC cannot answer it now (used to look for effects)."""
+        try:
+            return fetch()
+        except AmcError as exc:
+            log.info("instance %s: could not look for an earlier effect: %s", self.instance_id, exc)
+            return None
 
     # Executions.
 
@@ -429,7 +505,20 @@ class InstanceClient:
             "dryRun": dry_run,
         }
         body.update({key: value for key, value in optional.items() if value is not None})
-        answer = self.client.request("POST", self._path("workflowExecutions"), json=body)
+        # The newest execution before ours bounds the search for ours should the create fail
+        # in a way AMC may have acted on anyway; clocks play no part in it.
+        newest = next(
+            self.iter_executions(workflow_id=workflow_id, sort_ascending=False, page_size=1),
+            None,
+        )
+        answer = self.client.request(
+            "POST",
+            self._path("workflowExecutions"),
+            json=body,
+            recover=lambda: self._find_created_execution(
+                body, newest.workflow_execution_id if newest else None
+            ),
+        )
         execution = AmcExecution.from_api(answer)
         log.info(
             "instance %s: started execution %s (%s) for %s..%s %s",
@@ -477,6 +566,28 @@ class InstanceClient:
 
         Creation-time bounds are aware datetimes; they are sent in UTC.
         """
+        return list(
+            self.iter_executions(
+                workflow_id=workflow_id,
+                min_creation_time=min_creation_time,
+                max_creation_time=max_creation_time,
+                sort_ascending=sort_ascending,
+                include_cancelled=include_cancelled,
+                page_size=page_size,
+            )
+        )
+
+    def iter_executions(
+        self,
+        *,
+        workflow_id: str | None = None,
+        min_creation_time: datetime | None = None,
+        max_creation_time: datetime | None = None,
+        sort_ascending: bool | None = None,
+        include_cancelled: bool | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[AmcExecution]:
+        """Like list_executions, fetching the next page only when it is reached."""
         min_text = _creation_time_param(min_creation_time, "min_creation_time")
         max_text = _creation_time_param(max_creation_time, "max_creation_time")
         params = {
@@ -488,17 +599,66 @@ class InstanceClient:
             "includeCancelled": _bool_param(include_cancelled),
             "limit": page_size,
         }
-        executions: list[AmcExecution] = []
         for page in self.client._pages(self._path("workflowExecutions"), params):
-            executions.extend(AmcExecution.from_api(e) for e in page.get("executions") or [])
-        return executions
+            for item in page.get("executions") or []:
+                yield AmcExecution.from_api(item)
+
+    def _find_created_execution(
+        self, body: Mapping[str, Any], older_than: str | None
+    ) -> dict[str, Any] | None:
+        """The execution an earlier, failed-looking create made from `body`, if any.
+
+        Looks through the executions newer than `older_than` (the newest one before the
+        create), matching what AMC echoes back: saved workflow or ad hoc SQL, original window
+        and zone, parameter values. An identical query over an identical window submitted at
+        the same moment is a duplicate either way.
+        """
+        wanted_start = _datetime_or_none(body["timeWindowStart"])
+        wanted_end = _datetime_or_none(body["timeWindowEnd"])
+        saved_id = body.get("workflowId")
+        wanted_sql = None if saved_id else body["workflow"]["sqlQuery"]
+        wanted_params = body.get("parameterValues") or {}
+
+        def matches(candidate: AmcExecution) -> bool:
+            start = candidate.time_window_start_original or candidate.time_window_start
+            end = candidate.time_window_end_original or candidate.time_window_end
+            zone = candidate.time_window_time_zone_original or candidate.time_window_time_zone
+            if (start, end) != (wanted_start, wanted_end):
+                return False
+            if zone is not None and zone != body["timeWindowTimeZone"]:
+                return False
+            if candidate.parameter_values != wanted_params:
+                return False
+            if saved_id:
+                return candidate.workflow_id == saved_id
+            full = self.get_execution(candidate.workflow_execution_id, include_workflow=True)
+            return full.workflow is not None and full.workflow.sql_query == wanted_sql
+
+        def search() -> dict[str, Any] | None:
+            newest = self.iter_executions(workflow_id=saved_id, sort_ascending=False)
+            for checked, candidate in enumerate(newest):
+                if checked >= _RECOVERY_SCAN or candidate.workflow_execution_id == older_than:
+                    return None
+                if matches(candidate):
+                    return candidate.raw
+            return None
+
+        return self._quietly(search)
 
     def cancel_execution(self, execution_id: str) -> AmcExecution:
         """Ask AMC to cancel a PENDING or RUNNING execution (AMC answers 400 otherwise)."""
+
+        def already_cancelled() -> dict[str, Any] | None:
+            current = self._quietly(lambda: self.get_execution(execution_id))
+            return (
+                current.raw if current is not None and current.amc_status == "CANCELLED" else None
+            )
+
         body = self.client.request(
             "PUT",
             self._path("workflowExecutions", execution_id),
             json={"status": "CANCELLED"},
+            recover=already_cancelled,
         )
         if not body:
             return self.get_execution(execution_id)
