@@ -454,11 +454,10 @@ class Cadence:
     def _previous_cron_instant(self, before_utc: datetime, spec: _CronSpec) -> datetime | None:
         zone = self._zone
         local_before = before_utc.astimezone(zone).replace(tzinfo=None, fold=0)
-        before, after = _offsets(local_before, zone)
-        start = local_before + max(before - after, timedelta(0))
         # Walk matches backwards; for each, replay forwards from just before its earliest
-        # reading, so the DST rules live in one place (_cron_instants).
-        for local in self._naive_matches(start, spec, ascending=False):
+        # reading up to `before`. The replay also covers later wall-clock matches that fire
+        # earlier (first pass of a repeated hour), and keeps the DST rules in _cron_instants.
+        for local in self._naive_matches(local_before, spec, ascending=False):
             earliest = min(_instant(local, zone, fold=0), _instant(local, zone, fold=1))
             latest: datetime | None = None
             for instant in self._fire_instants(earliest - timedelta(seconds=1)):
