@@ -49,10 +49,13 @@ from recomamp_pipelines.amc.models import (
 from recomamp_pipelines.amc.ratelimit import bucket_for
 from recomamp_pipelines.amc.redaction import install_log_redaction
 from recomamp_pipelines.amc.retry import error_for_response, send_with_retries
+from recomamp_pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
 
 REPORTING_PREFIX = "/amc/reporting"
+# Above this size, SQL goes through a saved workflow rather than an ad hoc request.
+AD_HOC_SQL_MAX_BYTES = 64 * 1024
 # AMC instance ids are short lower-case strings such as "amcibersblt"; a UUID is a row id of
 # our own database sent by mistake, and AMC would answer with a puzzling 404.
 _UUID_PATTERN = re.compile(
@@ -155,6 +158,23 @@ class AmcClient:
         # both a signature and an Authorization header, and the token must not leave AMC.
         self._download_http = download_http or httpx.Client(timeout=timeout)
         self.tokens = tokens or TokenProvider(config, refresh_token, self._http)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        refresh_token: str | SecretStr,
+        *,
+        advertiser_id: str | None = None,
+        marketplace_id: str | None = None,
+    ) -> AmcClient:
+        """A client configured from the project settings (see AmcConfig.from_settings)."""
+        return cls(
+            AmcConfig.from_settings(settings),
+            refresh_token,
+            advertiser_id=advertiser_id,
+            marketplace_id=marketplace_id,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -530,6 +550,34 @@ class InstanceClient:
             body["timeWindowTimeZone"],
         )
         return execution
+
+    def create_execution_for_sql(
+        self,
+        window: TimeWindow,
+        sql: str,
+        *,
+        saved_workflow_id: str,
+        parameter_values: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> AmcExecution:
+        """Run `sql` ad hoc, or through the saved workflow `saved_workflow_id` when too long.
+
+        SQL beyond AD_HOC_SQL_MAX_BYTES is saved (created, or updated when it exists) and
+        executed by id, as AMC limits the size of an ad hoc request.
+        """
+        if len(sql.encode("utf-8")) <= AD_HOC_SQL_MAX_BYTES:
+            return self.create_execution(
+                window, sql=sql, parameter_values=parameter_values, **options
+            )
+        try:
+            self.get_workflow(saved_workflow_id)
+        except AmcNotFound:
+            self.create_workflow(saved_workflow_id, sql)
+        else:
+            self.update_workflow(saved_workflow_id, sql)
+        return self.create_execution(
+            window, workflow_id=saved_workflow_id, parameter_values=parameter_values, **options
+        )
 
     def get_execution(self, execution_id: str, *, include_workflow: bool = False) -> AmcExecution:
         """AMC's view of an execution, by AMC's workflowExecutionId."""
