@@ -1,0 +1,2 @@
+select migration_id, checksum
+from schema_migration_checksums
