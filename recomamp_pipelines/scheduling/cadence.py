@@ -288,14 +288,15 @@ class Cadence:
 
     @property
     def zone(self) -> ZoneInfo:
+        """The schedule's time zone."""
         return self._zone
 
     def next_fire_times(self, after: datetime, count: int) -> list[datetime]:
         """The next `count` fire times strictly after `after`, aware, in the schedule's zone.
 
-        Compare the results as instants (in UTC, or with `.timestamp()`): Python compares two
-        datetimes of the same zone by wall clock alone, which cannot tell the two passes of a
-        repeated hour apart.
+        Compare the results as instants (`.astimezone(UTC)` or `.timestamp()`): inside a
+        repeated hour Python compares two datetimes of one zone by wall clock alone, and never
+        finds one equal to a datetime of another zone (PEP 495).
         """
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise CadenceError(f"count {count!r}: expected a whole number, 0 or more")
