@@ -1,0 +1,33 @@
+"""The outcome of one quality check on one staged week, ready for an asset check's metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["ERROR", "WARN"]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A quality check as the orchestrator declares it: stable name, severity, what it guards."""
+
+    name: str
+    severity: Severity
+    description: str
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """Whether one check passed on one week; `metadata` holds the observed values and reason."""
+
+    name: str
+    passed: bool
+    severity: Severity
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocks_publish(self) -> bool:
+        """A failed ERROR check keeps the week from being published."""
+        return not self.passed and self.severity == "ERROR"

@@ -1,0 +1,163 @@
+"""AMC result CSV files read in batches: headers, Arrow conversion, the week's Parquet file.
+
+Everything here streams: the CSV reader hands over one block at a time, each block is folded
+into the summary statistics and written as one Parquet row group, so memory stays bounded by
+the block size whatever the size of the result.
+
+CSV values are read the way PostgreSQL's COPY reads them, so the Parquet file and the staged
+table agree: only an unquoted empty field is NULL, a quoted empty string stays a string.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from recomamp_pipelines.results.columns import ResultColumn
+from recomamp_pipelines.results.summary_stats import SummaryAccumulator, SummaryStats
+
+# Large enough for row groups of useful size, small enough to bound memory per batch.
+CSV_BLOCK_SIZE = 16 * 1024 * 1024
+
+# PostgreSQL's `timestamp` ignores a zone suffix on input; Arrow refuses it, so strip it first.
+_ZONE_SUFFIX = r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+_TRUE_VALUES = ["true", "True", "TRUE", "t", "1"]
+_FALSE_VALUES = ["false", "False", "FALSE", "f", "0"]
+
+
+class ResultFileError(ValueError):
+    """A CSV result file does not match the execution's output columns or cannot be parsed."""
+
+
+class ParquetCancelledError(RuntimeError):
+    """Writing the Parquet file was abandoned because the staging of the week failed."""
+
+
+def read_header(path: Path) -> list[str] | None:
+    """The column names in a CSV file's header, or None for an empty (0-byte) file."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        first_row = next(csv.reader(handle), None)
+    if first_row is None:
+        return None
+    return first_row
+
+
+def validate_headers(files: Sequence[Path], columns: Sequence[ResultColumn]) -> None:
+    """Every non-empty file's header names exactly the output columns (in any order)."""
+    expected = {column.name for column in columns}
+    for path in files:
+        header = read_header(path)
+        if header is None:
+            continue
+        names = set(header)
+        unknown = sorted(names - expected)
+        missing = sorted(expected - names)
+        if unknown or missing or len(header) != len(names):
+            raise ResultFileError(
+                f"CSV result file {path.name}: header {header} does not match outputColumns "
+                f"(unknown {unknown}, missing {missing})"
+            )
+
+
+@dataclass(frozen=True)
+class ParquetWeek:
+    """A week's Parquet file written to its temporary path, and what was learnt on the way."""
+
+    temp_path: Path
+    row_count: int
+    parquet_bytes: int
+    summary_stats: SummaryStats
+
+
+def arrow_schema(columns: Sequence[ResultColumn]) -> pa.Schema:
+    return pa.schema([pa.field(column.name, column.arrow_type) for column in columns])
+
+
+def write_parquet(
+    files: Sequence[Path],
+    columns: Sequence[ResultColumn],
+    temp_path: Path,
+    *,
+    cancelled: threading.Event | None = None,
+    block_size: int = CSV_BLOCK_SIZE,
+) -> ParquetWeek:
+    """Stream the CSV files into one Parquet file at `temp_path`, computing summary_stats.
+
+    The caller renames `temp_path` into place when the week is published.
+    """
+    schema = arrow_schema(columns)
+    accumulator = SummaryAccumulator(columns)
+    rows = 0
+    temp_path.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(temp_path, schema) as writer:
+        for path in files:
+            for batch in _read_batches(path, columns, schema, block_size):
+                if cancelled is not None and cancelled.is_set():
+                    raise ParquetCancelledError(f"writing {temp_path.name} was cancelled")
+                accumulator.add_batch(batch)
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    return ParquetWeek(
+        temp_path=temp_path,
+        row_count=rows,
+        parquet_bytes=os.path.getsize(temp_path),
+        summary_stats=accumulator.summary_stats(),
+    )
+
+
+def _read_batches(
+    path: Path, columns: Sequence[ResultColumn], schema: pa.Schema, block_size: int
+) -> Iterator[pa.RecordBatch]:
+    if path.stat().st_size == 0:
+        return
+    convert = pa_csv.ConvertOptions(
+        column_types={
+            column.name: pa.string() if column.is_timestamp else column.arrow_type
+            for column in columns
+        },
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        true_values=_TRUE_VALUES,
+        false_values=_FALSE_VALUES,
+    )
+    try:
+        reader = pa_csv.open_csv(
+            path, read_options=pa_csv.ReadOptions(block_size=block_size), convert_options=convert
+        )
+        for batch in reader:
+            yield _conform(batch, path, columns, schema)
+    except pa.ArrowInvalid as exc:
+        raise ResultFileError(f"CSV result file {path.name} cannot be read: {exc}") from exc
+
+
+def _conform(
+    batch: pa.RecordBatch, path: Path, columns: Sequence[ResultColumn], schema: pa.Schema
+) -> pa.RecordBatch:
+    """The batch with columns in outputColumns order and timestamps parsed."""
+    arrays = []
+    for column in columns:
+        values = batch.column(column.name)
+        if column.is_timestamp:
+            values = _parse_timestamps(values, path, column.name)
+        arrays.append(values)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _parse_timestamps(values: pa.Array, path: Path, name: str) -> pa.Array:
+    naive = pc.replace_substring_regex(values, pattern=_ZONE_SUFFIX, replacement=r"\1")
+    try:
+        return pc.cast(naive, pa.timestamp("us"))
+    except pa.ArrowInvalid as exc:
+        raise ResultFileError(
+            f"CSV result file {path.name}, column {name!r}: not a timestamp ({exc})"
+        ) from exc

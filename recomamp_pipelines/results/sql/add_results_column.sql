@@ -1,0 +1,1 @@
+alter table {results_table} add column {column} {column_type}

@@ -1,0 +1,1 @@
+select * from {staging_table} limit %(limit)s
