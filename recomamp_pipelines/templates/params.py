@@ -300,6 +300,8 @@ def _check_rules(definition: ParameterDefinition) -> None:
             or not all(isinstance(o, str) for o in option_values(options))
         ):
             raise DefinitionError(f"{where}: rule options must be a non-empty list of strings")
+        if any(_is_control(char) for option in option_values(options) for char in option):
+            raise DefinitionError(f"{where}: rule options may not hold control characters")
     if rules.get("match", "contains") not in _MATCH_MODES:
         raise DefinitionError(f"{where}: rule match={rules['match']!r}; expected {_MATCH_MODES}")
     if rules.get("scale", "percent") not in _SCALES:
