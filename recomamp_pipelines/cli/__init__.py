@@ -6,7 +6,9 @@ import typer
 
 from recomamp_pipelines.cli import amc as amc_commands
 from recomamp_pipelines.cli import db as db_commands
+from recomamp_pipelines.cli import templates as templates_commands
 from recomamp_pipelines.cli import users as users_commands
+from recomamp_pipelines.cli import workflows as workflows_commands
 
 app = typer.Typer(
     name="recomamp",
@@ -17,6 +19,8 @@ app = typer.Typer(
 app.add_typer(db_commands.app, name="db")
 app.add_typer(users_commands.app, name="users")
 app.add_typer(amc_commands.app, name="amc")
+app.add_typer(templates_commands.app, name="templates")
+app.add_typer(workflows_commands.app, name="workflows")
 
 
 def main() -> None:

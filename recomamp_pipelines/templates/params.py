@@ -8,6 +8,7 @@ quoting function of its type. Text enters AMC SQL only through `quote_string`.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 import uuid
@@ -812,3 +813,117 @@ def amc_data_type(definition: ParameterDefinition) -> JsonValue:
     if kind is ParameterType.PERCENTAGE:
         return "DOUBLE"
     return "STRING"
+
+
+def json_schema(definition: ParameterDefinition) -> dict[str, JsonValue]:
+    """A JSON Schema of the parameter's values (query_templates.parameters_schema), for UIs."""
+    kind, rules = definition.type, definition.rules
+    schema: dict[str, JsonValue]
+    if kind in LIST_TYPES - {ParameterType.MAPPED_FROM_NODE}:
+        item: dict[str, JsonValue] = {"type": "string", "minLength": 1}
+        if kind is ParameterType.ASIN_LIST:
+            item["pattern"] = f"^({ASIN.pattern}|{BOOK_ASIN.pattern})$"
+        else:
+            item["maxLength"] = rules.get("max_length", DEFAULT_MAX_ITEM_LENGTH)
+        if "options" in rules:
+            item["enum"] = option_values(rules["options"])
+        schema = {
+            "type": "array",
+            "items": item,
+            "minItems": rules.get("min_items", 0),
+            "maxItems": rules.get("max_items", DEFAULT_MAX_ITEMS),
+            "uniqueItems": True,
+        }
+    elif kind in (ParameterType.STRING, ParameterType.CAMPAIGN_FILTER):
+        schema = {"type": "string", "maxLength": rules.get("max_length", DEFAULT_MAX_STRING_LENGTH)}
+        if "pattern" in rules:
+            schema["pattern"] = rules["pattern"]
+    elif kind in (ParameterType.NUMBER, ParameterType.THRESHOLD_NUMERIC, ParameterType.PERCENTAGE):
+        schema = {"type": "integer" if rules.get("integer", False) else "number"}
+        low = rules.get("min", 0 if kind is not ParameterType.NUMBER else None)
+        high = rules.get("max")
+        if kind is ParameterType.PERCENTAGE and high is None:
+            high = 1 if rules.get("scale", "percent") == "fraction" else 100
+        if low is not None:
+            schema["minimum"] = low
+        if high is not None:
+            schema["maximum"] = high
+    elif kind is ParameterType.BOOLEAN:
+        schema = {"type": "boolean"}
+    elif kind is ParameterType.ENUM_SELECT:
+        schema = {"enum": option_values(rules["options"])}
+    elif kind is ParameterType.DATE_EXPRESSION:
+        schema = {"type": "string", "examples": ["last_week", "last_30_days", "mtd"]}
+    elif kind is ParameterType.DATE_RANGE:
+        schema = {
+            "type": "object",
+            "properties": {"start": {"type": "string"}, "end": {"type": "string"}},
+            "required": ["start", "end"],
+        }
+    else:
+        schema = {
+            "type": "object",
+            "properties": {
+                "workflow_id": {"type": "string", "format": "uuid"},
+                "column": {"type": "string"},
+            },
+            "required": ["workflow_id", "column"],
+        }
+    schema["title"] = definition.display_name
+    if definition.description:
+        schema["description"] = definition.description
+    if definition.default is not None:
+        schema["default"] = definition.default
+    return schema
+
+
+def parameters_schema(definitions: Sequence[ParameterDefinition]) -> dict[str, JsonValue]:
+    """A JSON Schema of a whole parameter set."""
+    return {
+        "type": "object",
+        "properties": {d.name: json_schema(d) for d in definitions},
+        "required": [d.name for d in definitions if d.required and d.default is None],
+        "additionalProperties": False,
+    }
+
+
+def parse_text_value(definition: ParameterDefinition, texts: Sequence[str]) -> object:
+    """A raw value from command-line text (`--param name=value`, possibly repeated).
+
+    Lists: a JSON array, or items separated by commas, or the option repeated. Date ranges:
+    a JSON object or 'START..END'. mapped_from_node: a JSON object or 'WORKFLOW_ID:column'.
+    Everything else is validated from its text.
+    """
+    kind = definition.type
+    if kind in LIST_TYPES - {ParameterType.MAPPED_FROM_NODE}:
+        items: list[object] = []
+        for text in texts:
+            parsed = _json_or_none(text) if text.lstrip().startswith("[") else None
+            if isinstance(parsed, list):
+                items.extend(parsed)
+            elif text.strip():
+                items.extend(part for part in text.split(","))
+        return items
+    if len(texts) != 1:
+        raise ParameterError(definition.name, list(texts), "a single value (given once)")
+    text = texts[0]
+    if kind is ParameterType.DATE_RANGE:
+        parsed = _json_or_none(text)
+        if isinstance(parsed, dict):
+            return parsed
+        start, sep, end = text.partition("..")
+        return {"start": start.strip(), "end": end.strip()} if sep else text
+    if kind is ParameterType.MAPPED_FROM_NODE:
+        parsed = _json_or_none(text)
+        if isinstance(parsed, dict):
+            return parsed
+        workflow_id, sep, column = text.partition(":")
+        return {"workflow_id": workflow_id.strip(), "column": column.strip()} if sep else text
+    return text
+
+
+def _json_or_none(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""The official AMC query templates: one .sql file and one .json definition file each."""

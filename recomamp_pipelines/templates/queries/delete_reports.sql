@@ -1,0 +1,2 @@
+delete from query_template_reports
+where id = any(%(report_ids)s)

@@ -1,0 +1,3 @@
+select id, email, timezone
+from users
+where email = lower(%(email)s)
