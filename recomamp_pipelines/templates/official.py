@@ -155,7 +155,12 @@ def load_template(sql_path: Path) -> OfficialTemplate:
         raise TemplateLibraryError(f"{where}: unknown keys {unknown} in {json_path.name}")
     sql = sql_path.read_text(encoding="utf-8").strip() + "\n"
     try:
-        parameters = tuple(ParameterDefinition.from_mapping(p) for p in raw.get("parameters", []))
+        parameters = tuple(
+            sorted(
+                (ParameterDefinition.from_mapping(p) for p in raw.get("parameters", [])),
+                key=lambda p: (p.order, p.name),
+            )
+        )
     except (DefinitionError, TypeError, ValueError) as exc:
         raise TemplateLibraryError(f"{where}: {exc}") from exc
     columns = tuple(
