@@ -19,8 +19,6 @@ AMC_DATA_LAG = timedelta(hours=48)
 #: AMC keeps a rolling 13 months of history; longer relative windows cannot be answered.
 MAX_RELATIVE_COUNT = {"days": 400, "weeks": 57, "months": 13}
 
-WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
 _FIXED_EXPRESSIONS = (
     "today",
     "yesterday",

@@ -20,7 +20,6 @@ from recomamp_pipelines.templates.amc_sql import AMC_OUTPUT_TYPES, amc_sql_probl
 from recomamp_pipelines.templates.params import (
     DATE_TYPES,
     DefinitionError,
-    JsonValue,
     ParameterDefinition,
 )
 
@@ -95,13 +94,6 @@ class OfficialTemplate:
             if definition.name == name:
                 return definition
         raise KeyError(name)
-
-    def defaults(self) -> dict[str, JsonValue]:
-        """Every parameter's default value (absent when it has none)."""
-        return {p.name: p.default for p in self.parameters if p.default is not None}
-
-    def parameters_json(self) -> list[dict[str, JsonValue]]:
-        return [p.to_mapping() for p in self.parameters]
 
     def output_columns_json(self) -> list[dict[str, str]]:
         return [

@@ -18,6 +18,8 @@ from recomamp_pipelines.templates.params import (
     amc_data_type,
     amc_value,
     infer_definition,
+    parameters_schema,
+    parse_text_value,
     quote_string,
     sql_literal,
     to_json,
@@ -334,3 +336,60 @@ def test_the_one_string_quoting_function() -> None:
     assert quote_string("\u02bc\uff07") == "'\u02bc\uff07'"
     with pytest.raises(ValueError, match=r"U\+0000"):
         quote_string("nul\x00")
+
+
+# --- command-line text and JSON Schema -----------------------------------------------------------
+
+
+def test_command_line_text_becomes_typed_values() -> None:
+    asins = param("asin_list")
+    assert validate_value(
+        asins, parse_text_value(asins, ["b000000001, B000000002", "B000000003"])
+    ) == [
+        "B000000001",
+        "B000000002",
+        "B000000003",
+    ]
+    names = param("campaign_list")
+    assert parse_text_value(names, ['["Brand, Generic", "Other"]']) == ["Brand, Generic", "Other"]
+    dates = param("date_range")
+    assert validate_value(dates, parse_text_value(dates, ["2024-01-01..2024-01-07"])) == DateRange(
+        datetime(2024, 1, 1), datetime(2024, 1, 8)
+    )
+    mapped = param("mapped_from_node")
+    workflow_id = "8d3c1e0e-3f59-4a51-9a53-2f7dbb0e3c11"
+    assert parse_text_value(mapped, [f"{workflow_id}:campaign"]) == {
+        "workflow_id": workflow_id,
+        "column": "campaign",
+    }
+    assert validate_value(param("boolean"), parse_text_value(param("boolean"), ["yes"])) is True
+    with pytest.raises(ParameterError, match="a single value"):
+        parse_text_value(param("number"), ["1", "2"])
+
+
+def test_parameters_schema_describes_each_type_for_forms() -> None:
+    schema = parameters_schema(
+        [
+            ParameterDefinition(
+                name="asins", type=ParameterType.ASIN_LIST, display_name="ASINs", default=[]
+            ),
+            ParameterDefinition(
+                name="share",
+                type=ParameterType.PERCENTAGE,
+                display_name="Share",
+                rules={"scale": "fraction"},
+            ),
+            ParameterDefinition(
+                name="product",
+                type=ParameterType.ENUM_SELECT,
+                display_name="Product",
+                rules={"options": [{"value": "all", "label": "All"}, "dsp"]},
+            ),
+        ]
+    )
+    properties = schema["properties"]
+    assert properties["asins"]["items"]["pattern"] == "^(B[0-9A-Z]{9}|[0-9]{9}[0-9X])$"
+    assert properties["asins"]["default"] == []
+    assert (properties["share"]["minimum"], properties["share"]["maximum"]) == (0, 1)
+    assert properties["product"]["enum"] == ["all", "dsp"]
+    assert schema["required"] == ["share", "product"]
