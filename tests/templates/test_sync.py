@@ -231,7 +231,7 @@ def test_templates_commands(recomamp_env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     assert "traffic_types (string_list" in result.output
     assert "SECONDS_BETWEEN" in result.output
-    assert "bucket_order LONG" in result.output
+    assert "bucket_order INTEGER" in result.output
 
     result = runner.invoke(app, ["templates", "show", "no_such_template"])
     assert result.exit_code == 1
