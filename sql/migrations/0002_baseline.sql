@@ -721,8 +721,8 @@ create index idx_workflows_parameters on workflows using gin (parameters);
 create index idx_executions_result_data on workflow_executions using gin (result_data);
 
 -- ---------------------------------------------------------------------------------------------
--- Functions and triggers. They pin search_path so that a caller's search_path (PostgREST's, or
--- one that puts the results schema first) cannot redirect them.
+-- Functions and triggers. Defect 22: they pin search_path so that a caller's search_path
+-- (PostgREST's, or one that puts the results schema first) cannot redirect them.
 -- ---------------------------------------------------------------------------------------------
 
 -- Defect 11: updated_at was never maintained.
@@ -1093,9 +1093,10 @@ left join report_data_weeks as w on w.collection_id = c.id
 group by c.id;
 
 -- ---------------------------------------------------------------------------------------------
--- Row-level security. Defect 8: the document enabled it on some tables only (users, with their
--- tokens, had none), enabled it without any policy on others (campaigns, query_template_*),
--- hiding their owners' rows, and its OR-ed FOR ALL policies let a user write rows of others.
+-- Row-level security. The document enabled it on some tables only (users, with their tokens,
+-- had none: defect 8; reference tables were writable by all: defect 26), enabled it without
+-- any policy on others, hiding their owners' rows (campaigns, query_template_*: defect 23), and
+-- its OR-ed FOR ALL policies let a user write rows of others (defects 24 and 25).
 -- Policies are for `authenticated`; the pipeline connects as the owner, to which RLS does not
 -- apply (it is not forced). Policy subqueries read the other tables through their own RLS.
 -- ---------------------------------------------------------------------------------------------
