@@ -1,0 +1,743 @@
+"""AMC SQL, locally: validate like AMC, translate to DuckDB, run, apply the privacy rules.
+
+sqlglot parses the query as Spark SQL (the dialect AMC's is closest to), checks it the way AMC's
+compiler does (unknown tables and columns with their real line and column, `SELECT *`, `LIMIT`,
+`ORDER BY` outside a window function, queries that aggregate nothing, `user_id` in the output),
+substitutes `CUSTOM_PARAMETER('name')` and `BUILT_IN_PARAMETER('TIME_WINDOW_START')`, and writes
+DuckDB SQL; AMC functions DuckDB lacks (`SECONDS_BETWEEN`, `COLLECT`, ...) are DuckDB macros.
+
+The aggregation threshold is computed, not guessed: every query scope is given the set of users
+behind each of its rows (the `user_id` column where one flows through, a hidden list column
+where rows were aggregated), and the outermost select counts the distinct users of each output
+row alongside. Rows below the threshold are dropped, or, when the workflow names a
+`filteredMetricsDiscriminatorColumn`, kept with their metric columns nulled and that column TRUE.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, ScopeType, build_scope
+
+from recomamp_pipelines.simulator.catalog import TABLES, duckdb_schema
+from recomamp_pipelines.simulator.data import (
+    DataWindow,
+    Warehouse,
+    load_sql,
+    sql_statements,
+)
+
+USERS_COLUMN = "__sim_users"
+USER_COUNT_COLUMN = "__sim_user_count"
+COMPILE_PREFIX = "Unable to compile the SQL query."
+#: AMC functions that aggregate, beyond those sqlglot knows as aggregates.
+AGGREGATE_FUNCTIONS = {"COLLECT"}
+#: DuckDB types -> AMC output column data types.
+AMC_TYPES = {
+    "VARCHAR": "STRING",
+    "BIGINT": "LONG",
+    "HUGEINT": "LONG",
+    "UBIGINT": "LONG",
+    "INTEGER": "INTEGER",
+    "SMALLINT": "SHORT",
+    "TINYINT": "BYTE",
+    "DOUBLE": "DOUBLE",
+    "FLOAT": "FLOAT",
+    "BOOLEAN": "BOOLEAN",
+    "DATE": "DATE",
+    "TIMESTAMP": "TIMESTAMP",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+    "INTERVAL": "CALENDAR_INTERVAL",
+}
+
+
+class AmcSqlError(ValueError):
+    """A query AMC would refuse at create time; the message is AMC's `details`."""
+
+
+class QueryRuntimeError(RuntimeError):
+    """A query that compiled but failed while running (the execution FAILS)."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """A span of the original SQL text, 1-based like AMC's messages."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def of_span(cls, sql: str, start: int, end: int) -> Position:
+        line, column = _line_column(sql, start)
+        end_line, end_column = _line_column(sql, end)
+        return cls(line, column, end_line, end_column)
+
+    def text(self) -> str:
+        return (
+            f"From line {self.line}, column {self.column} "
+            f"to line {self.end_line}, column {self.end_column}"
+        )
+
+
+def _line_column(sql: str, offset: int) -> tuple[int, int]:
+    offset = max(0, min(offset, len(sql) - 1)) if sql else 0
+    line = sql.count("\n", 0, offset) + 1
+    column = offset - (sql.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def compile_error(message: str, position: Position | None = None) -> AmcSqlError:
+    where = f" {position.text()}: " if position else " "
+    return AmcSqlError(f"{COMPILE_PREFIX}{where}{message}")
+
+
+def _node_position(sql: str, node: exp.Expression) -> Position | None:
+    """Where a parsed node came from, when sqlglot kept its token offsets."""
+    target = node.this if isinstance(node, exp.Column | exp.Table) else node
+    meta = target.meta if isinstance(target, exp.Expression) else {}
+    if "start" in meta and "end" in meta:
+        return Position.of_span(sql, int(meta["start"]), int(meta["end"]))
+    return None
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One entry of a workflow's `inputParameters`."""
+
+    name: str
+    data_type: str
+    element_type: str | None
+    default: Any
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> ParameterSpec:
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise AmcSqlError(f"inputParameters entry {raw!r}: a name is required")
+        data_type = raw.get("dataType", "STRING")
+        element = None
+        if isinstance(data_type, dict):
+            element = data_type.get("elementDataType")
+            data_type = data_type.get("type", "STRING")
+        return cls(
+            name, str(data_type).upper(), element and str(element).upper(), raw.get("defaultValue")
+        )
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    name: str
+    data_type: str
+    column_type: str
+
+    def as_api(self) -> dict[str, str]:
+        return {"name": self.name, "dataType": self.data_type, "columnType": self.column_type}
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """A checked query, in DuckDB SQL, with the extra user count column(s) of its output."""
+
+    sql: str
+    tables: frozenset[str]
+    names: tuple[str, ...]
+    metrics: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class PrivacyRules:
+    """How to treat output rows describing too few users."""
+
+    threshold: int
+    discriminator_column: str | None = None
+    user_count_column: str | None = None
+    reason_column: str | None = None
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    files: tuple[str, ...]
+    row_count: int
+    columns: tuple[OutputColumn, ...]
+
+
+def _literal(value: Any, spec: ParameterSpec | None) -> exp.Expression:
+    """A parameter value as a SQL literal (typed by its spec when there is one)."""
+    data_type = spec.data_type if spec else None
+    if data_type == "ARRAY" or isinstance(value, list):
+        items = value
+        if isinstance(value, str):
+            try:
+                items = json.loads(value)
+            except json.JSONDecodeError:
+                items = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(items, list):
+            items = [items]
+        element = ParameterSpec("", spec.element_type or "STRING", None, None) if spec else None
+        return exp.Array(expressions=[_literal(item, element) for item in items])
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool) or data_type == "BOOLEAN":
+        truth = value if isinstance(value, bool) else str(value).strip().lower() == "true"
+        return exp.Boolean(this=truth)
+    if data_type in ("INTEGER", "LONG", "SHORT", "BYTE", "DOUBLE", "FLOAT", "DECIMAL") or (
+        data_type is None and isinstance(value, int | float)
+    ):
+        try:
+            float(value)
+        except (TypeError, ValueError) as exc:
+            raise compile_error(f"Parameter value {value!r} is not a number ({data_type})") from exc
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+def _is_aggregate(node: exp.Expression) -> bool:
+    if isinstance(node, exp.AggFunc):
+        return True
+    return isinstance(node, exp.Anonymous) and str(node.name).upper() in AGGREGATE_FUNCTIONS
+
+
+def _contains_aggregate(node: exp.Expression) -> bool:
+    """True when `node` aggregates outside any window function."""
+    for found in node.find_all(exp.AggFunc, exp.Anonymous):
+        if _is_aggregate(found) and not found.find_ancestor(exp.Window):
+            return True
+    return False
+
+
+def _is_grouped(select: exp.Select) -> bool:
+    if select.args.get("group"):
+        return True
+    return any(_contains_aggregate(p) for p in select.expressions) or bool(
+        select.args.get("having")
+    )
+
+
+class AmcSqlCompiler:
+    """Checks and translates AMC SQL; one instance serves every thread."""
+
+    def __init__(self) -> None:
+        self._schema = duckdb_schema()
+        self._check = duckdb.connect()
+        self._check.execute("set TimeZone = 'UTC'")
+        install_amc_functions(self._check)
+        for table, columns in self._schema.items():
+            cols = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+            self._check.execute(f'create table "{table}" ({cols})')
+        self._lock = threading.Lock()
+
+    def compile(
+        self,
+        sql: str,
+        parameters: dict[str, Any],
+        specs: list[ParameterSpec],
+        window: DataWindow | None,
+        require_values: bool = True,
+    ) -> CompiledQuery:
+        """The DuckDB form of an AMC query, or AmcSqlError with AMC's kind of message."""
+        tree = self._parse(sql)
+        self._check_shape(sql, tree)
+        self._substitute_parameters(sql, tree, parameters, specs, window, require_values)
+        tables = self._check_tables(sql, tree)
+        names = self._output_names(tree)
+        try:
+            qualified = qualify(
+                tree, schema=self._schema, dialect="spark", validate_qualify_columns=True
+            )
+        except OptimizeError as exc:
+            raise self._column_error(sql, tree, str(exc)) from exc
+        except SqlglotError as exc:
+            raise compile_error(str(exc)) from exc
+        self._check_user_output(sql, qualified)
+        metrics = self._metric_flags(qualified)
+        add_user_counts(qualified)
+        translated = qualified.sql(dialect="duckdb")
+        self._bind_check(translated)
+        return CompiledQuery(translated, tables, names, metrics)
+
+    def output_columns(self, compiled: CompiledQuery) -> tuple[OutputColumn, ...]:
+        """Names, AMC types and kinds of a compiled query's output columns."""
+        with self._lock:
+            described = self._check.execute(f"describe {compiled.sql}").fetchall()
+        types = [row[1] for row in described if row[0] != USER_COUNT_COLUMN]
+        return tuple(
+            OutputColumn(name, amc_type(kind), "METRIC" if metric else "DIMENSION")
+            for name, kind, metric in zip(compiled.names, types, compiled.metrics, strict=False)
+        )
+
+    def _parse(self, sql: str) -> exp.Expression:
+        if not sql or not sql.strip():
+            raise compile_error("The query is empty.")
+        try:
+            statements = [s for s in sqlglot.parse(sql, read="spark") if s is not None]
+        except ParseError as exc:
+            error = exc.errors[0] if exc.errors else {}
+            highlight = str(error.get("highlight") or "")
+            line, col = int(error.get("line") or 1), int(error.get("col") or 1)
+            position = Position(line, max(1, col - len(highlight) + 1), line, col)
+            found = f'Encountered "{highlight}"' if highlight else "Syntax error"
+            detail = error.get("description") or "invalid syntax"
+            raise compile_error(
+                f"{found} at line {position.line}, column {position.column}: {detail}", position
+            ) from exc
+        except TokenError as exc:
+            raise compile_error(f"Lexical error: {exc}") from exc
+        if len(statements) != 1:
+            raise compile_error(f"Expected exactly one query, found {len(statements)} statements.")
+        tree = statements[0]
+        if not isinstance(tree, exp.Query):
+            raise compile_error(
+                f"Only queries can run in AMC; found a {tree.key.upper()} statement.",
+                _node_position(sql, tree),
+            )
+        return tree
+
+    def _check_shape(self, sql: str, tree: exp.Expression) -> None:
+        for star in tree.find_all(exp.Star):
+            if isinstance(star.parent, exp.Count):
+                continue
+            raise compile_error(
+                "SELECT * is not supported in AMC: name the columns to select.",
+                _node_position(sql, star),
+            )
+        for limit in tree.find_all(exp.Limit, exp.Fetch, exp.Offset):
+            raise compile_error(
+                "LIMIT is not supported in AMC: results always hold every aggregated row.",
+                _node_position(sql, limit),
+            )
+        for order in tree.find_all(exp.Order):
+            if order.find_ancestor(exp.Window, exp.WithinGroup, exp.AggFunc):
+                continue
+            raise compile_error(
+                "ORDER BY is only supported inside window functions (OVER (... ORDER BY ...)) "
+                "in AMC: sort the results after downloading them.",
+                _node_position(sql, order),
+            )
+        selects = list(tree.find_all(exp.Select))
+        if not any(_is_grouped(s) for s in selects):
+            raise compile_error(
+                "AMC queries must aggregate: use GROUP BY with aggregate functions such as "
+                "SUM(impressions) or COUNT(DISTINCT user_id); row-level output is not allowed."
+            )
+
+    def _substitute_parameters(
+        self,
+        sql: str,
+        tree: exp.Expression,
+        parameters: dict[str, Any],
+        specs: list[ParameterSpec],
+        window: DataWindow | None,
+        require_values: bool,
+    ) -> None:
+        by_name = {s.name: s for s in specs}
+        for call in list(tree.find_all(exp.Anonymous)):
+            name = str(call.name).upper()
+            if name not in ("CUSTOM_PARAMETER", "BUILT_IN_PARAMETER"):
+                continue
+            args = call.expressions
+            if len(args) != 1 or not isinstance(args[0], exp.Literal) or not args[0].is_string:
+                raise compile_error(
+                    f"{name} takes one string literal, the parameter's name.",
+                    _node_position(sql, call),
+                )
+            key = args[0].name
+            if name == "BUILT_IN_PARAMETER":
+                call.replace(_built_in(key, window, sql, call))
+                continue
+            spec = by_name.get(key)
+            if key in parameters:
+                value = parameters[key]
+            elif spec is not None and spec.default is not None:
+                value = spec.default
+            elif require_values:
+                raise compile_error(
+                    f"No value for parameter '{key}': give it in parameterValues or as the "
+                    "defaultValue of the workflow's inputParameters.",
+                    _node_position(sql, call),
+                )
+            else:
+                value = None
+            call.replace(_literal(value, spec))
+
+    def _check_tables(self, sql: str, tree: exp.Expression) -> frozenset[str]:
+        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        used: set[str] = set()
+        for table in tree.find_all(exp.Table):
+            name = table.name.lower()
+            if not name:
+                raise compile_error(
+                    "Only tables and WITH queries can be selected from.",
+                    _node_position(sql, table),
+                )
+            if table.args.get("db") or table.args.get("catalog"):
+                raise compile_error(
+                    f"Object '{table.sql(dialect='spark')}' not found", _node_position(sql, table)
+                )
+            if name in ctes:
+                continue
+            if name not in TABLES:
+                raise compile_error(f"Object '{table.name}' not found", _node_position(sql, table))
+            used.add(name)
+        if not used:
+            raise compile_error("The query reads no AMC table.")
+        return frozenset(used)
+
+    def _column_error(self, sql: str, tree: exp.Expression, message: str) -> AmcSqlError:
+        match = re.search(r"Column '([^']+)' could not be resolved|Unknown column: (\S+)", message)
+        if not match:
+            return compile_error(message)
+        wanted = (match.group(1) or match.group(2)).strip("\"'`").lower()
+        for column in tree.find_all(exp.Column):
+            if column.name.lower() == wanted:
+                table = column.table
+                where = f" in table '{table}'" if table else " in any table"
+                return compile_error(
+                    f"Column '{column.name}' not found{where}", _node_position(sql, column)
+                )
+        return compile_error(f"Column '{wanted}' not found in any table")
+
+    def _output_names(self, tree: exp.Expression) -> tuple[str, ...]:
+        names: list[str] = []
+        first = tree
+        while isinstance(first, exp.SetOperation):
+            first = first.this
+        if not isinstance(first, exp.Select):
+            raise compile_error("The outermost query must be a SELECT.")
+        for projection in first.expressions:
+            if isinstance(projection, exp.Alias):
+                names.append(projection.alias)
+            elif isinstance(projection, exp.Column):
+                names.append(projection.name)
+            else:
+                names.append(projection.sql(dialect="spark").lower())
+        seen: set[str] = set()
+        for name in names:
+            if name.lower() in seen:
+                raise compile_error(f"Duplicate output column name '{name}'.")
+            seen.add(name.lower())
+        return tuple(names)
+
+    def _check_user_output(self, sql: str, qualified: exp.Expression) -> None:
+        for select in _output_selects(qualified):
+            for projection in select.expressions:
+                for column in projection.find_all(exp.Column):
+                    if column.name.lower() != "user_id":
+                        continue
+                    if any(_is_aggregate(a) for a in _ancestors(column, projection)):
+                        continue
+                    raise compile_error(
+                        "user_id cannot appear in the output: it is a VERY_HIGH sensitivity "
+                        "column. Aggregate it, e.g. COUNT(DISTINCT user_id).",
+                        _node_position(sql, column),
+                    )
+
+    def _metric_flags(self, qualified: exp.Expression) -> tuple[bool, ...]:
+        first = _output_selects(qualified)[0]
+        return tuple(_contains_aggregate(p) for p in first.expressions)
+
+    def _bind_check(self, translated: str) -> None:
+        with self._lock:
+            try:
+                self._check.execute(f"describe {translated}")
+            except duckdb.Error as exc:
+                message = str(exc).split("\n")[0]
+                raise compile_error(message) from exc
+
+
+def _ancestors(node: exp.Expression, stop: exp.Expression) -> list[exp.Expression]:
+    found = []
+    current = node.parent
+    while current is not None and current is not stop.parent:
+        found.append(current)
+        current = current.parent
+    return found
+
+
+def _built_in(
+    key: str, window: DataWindow | None, sql: str, call: exp.Expression
+) -> exp.Expression:
+    if key.upper() not in ("TIME_WINDOW_START", "TIME_WINDOW_END", "TIME_WINDOW_TIME_ZONE"):
+        raise compile_error(f"Unknown built-in parameter '{key}'", _node_position(sql, call))
+    if window is None:
+        if key.upper() == "TIME_WINDOW_TIME_ZONE":
+            return exp.Literal.string("UTC")
+        return exp.cast(exp.Literal.string("1970-01-01 00:00:00"), "TIMESTAMP")
+    if key.upper() == "TIME_WINDOW_TIME_ZONE":
+        return exp.Literal.string(window.time_zone)
+    moment = window.start if key.upper() == "TIME_WINDOW_START" else window.end
+    return exp.cast(exp.Literal.string(moment.replace(tzinfo=None).isoformat(sep=" ")), "TIMESTAMP")
+
+
+def _output_selects(tree: exp.Expression) -> list[exp.Select]:
+    """The selects whose rows are the output: the root, or every branch of a root UNION."""
+    if isinstance(tree, exp.SetOperation):
+        return [*_output_selects(tree.this), *_output_selects(tree.expression)]
+    if isinstance(tree, exp.Subquery):
+        return _output_selects(tree.this)
+    return [tree] if isinstance(tree, exp.Select) else []
+
+
+def amc_type(duckdb_type: str) -> str:
+    base = duckdb_type.upper()
+    if base.startswith("DECIMAL"):
+        return "DECIMAL"
+    if base.endswith("[]"):
+        return "STRING"
+    return AMC_TYPES.get(base, "STRING")
+
+
+# --- user lineage -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Lineage:
+    """How a scope's rows carry their users: a user id column, or a list of user ids."""
+
+    is_list: bool
+    column: str
+
+
+def _source_lineage(scope: Scope, lineages: dict[int, _Lineage | None]) -> exp.Expression | None:
+    """An expression, in `scope`, giving the users of a row: every joined source counts."""
+    found: list[exp.Expression] = []
+    for alias, (_, source) in scope.selected_sources.items():
+        if isinstance(source, exp.Table):
+            table = TABLES.get(source.name.lower())
+            if table is not None and table.column("user_id") is not None:
+                found.append(exp.column("user_id", table=alias, quoted=True))
+        elif isinstance(source, Scope):
+            lineage = lineages.get(id(source.expression))
+            if lineage is not None:
+                column = exp.column(lineage.column, table=alias, quoted=True)
+                column.meta["is_list"] = lineage.is_list
+                found.append(column)
+    if len(found) <= 1:
+        return found[0] if found else None
+    # A joined row speaks for the users of all its sides (NULLs of outer joins drop out later).
+    combined: exp.Expression = _as_list(found[0])
+    for other in found[1:]:
+        combined = exp.Anonymous(this="list_concat", expressions=[combined, _as_list(other)])
+    combined.meta["is_list"] = True
+    return combined
+
+
+def _as_list(users: exp.Expression) -> exp.Expression:
+    return users if users.meta.get("is_list") else exp.Array(expressions=[users])
+
+
+def _exposed(select: exp.Select, users: exp.Expression) -> str | None:
+    """The output name under which `select` passes the users column through unchanged."""
+    for projection in select.expressions:
+        inner = projection.unalias()
+        if (
+            isinstance(inner, exp.Column)
+            and isinstance(users, exp.Column)
+            and inner.name == users.name
+            and inner.table == users.table
+        ):
+            return projection.alias_or_name
+    return None
+
+
+def _users_list(users: exp.Expression, grouped: bool) -> exp.Expression:
+    """The hidden users column of a select: a list of user ids per row."""
+    is_list = bool(users.meta.get("is_list"))
+    if grouped:
+        if is_list:
+            return exp.Anonymous(
+                this="flatten", expressions=[exp.Anonymous(this="list", expressions=[users])]
+            )
+        return exp.Anonymous(this="list", expressions=[exp.Distinct(expressions=[users])])
+    if is_list:
+        return users
+    return exp.Array(expressions=[users])
+
+
+def _user_count(users: exp.Expression, grouped: bool) -> exp.Expression:
+    is_list = bool(users.meta.get("is_list"))
+    if grouped:
+        if is_list:
+            return exp.Anonymous(
+                this="len",
+                expressions=[
+                    exp.Anonymous(
+                        this="list_distinct",
+                        expressions=[
+                            exp.Anonymous(
+                                this="flatten",
+                                expressions=[exp.Anonymous(this="list", expressions=[users])],
+                            )
+                        ],
+                    )
+                ],
+            )
+        return exp.Count(this=exp.Distinct(expressions=[users]))
+    if is_list:
+        return exp.Anonymous(
+            this="len", expressions=[exp.Anonymous(this="list_distinct", expressions=[users])]
+        )
+    return exp.Case(
+        ifs=[exp.If(this=users.is_(exp.null()), true=exp.Literal.number(0))],
+        default=exp.Literal.number(1),
+    )
+
+
+def add_user_counts(tree: exp.Expression) -> None:
+    """Give every output select a last `__sim_user_count` column (NULL where no users flow)."""
+    root = build_scope(tree)
+    if root is None:
+        raise compile_error("The query has no scope to read from.")
+    lineages: dict[int, _Lineage | None] = {}
+    outputs = {id(s) for s in _output_selects(tree)}
+    for scope in root.traverse():
+        node = scope.expression
+        if isinstance(node, exp.SetOperation):
+            lineages[id(node)] = _set_operation_lineage(node, lineages)
+            continue
+        if not isinstance(node, exp.Select) or scope.scope_type == ScopeType.SUBQUERY:
+            continue
+        users = _source_lineage(scope, lineages)
+        grouped = _is_grouped(node)
+        if id(node) in outputs:
+            count = _user_count(users, grouped) if users is not None else exp.null()
+            node.select(exp.alias_(count, USER_COUNT_COLUMN, quoted=True), copy=False)
+            continue
+        if users is None:
+            lineages[id(node)] = None
+            continue
+        exposed = _exposed(node, users)
+        in_set = scope.scope_type == ScopeType.SET_OPERATION
+        if exposed is not None and not users.meta.get("is_list") and not in_set:
+            lineages[id(node)] = _Lineage(False, exposed)
+            continue
+        if node.args.get("distinct") and not grouped:
+            lineages[id(node)] = None
+            continue
+        node.select(exp.alias_(_users_list(users, grouped), USERS_COLUMN, quoted=True), copy=False)
+        lineages[id(node)] = _Lineage(True, USERS_COLUMN)
+
+
+def _set_operation_lineage(
+    node: exp.SetOperation, lineages: dict[int, _Lineage | None]
+) -> _Lineage | None:
+    branches = [node.this, node.expression]
+    found = [lineages.get(id(b)) for b in branches]
+    if all(f is not None and f.is_list and f.column == USERS_COLUMN for f in found):
+        return _Lineage(True, USERS_COLUMN)
+    return None
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def install_amc_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """AMC functions DuckDB lacks, as macros."""
+    for statement in sql_statements(load_sql("amc_functions")):
+        con.execute(statement)
+
+
+def _quoted(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+
+
+def _final_select(compiled: CompiledQuery, rules: PrivacyRules | None) -> str:
+    """The outer query over the compiled one: threshold, renaming, extra privacy columns."""
+    originals = [f"_q{i}" for i in range(len(compiled.names))]
+    inner_names = ", ".join([_quoted(n) for n in [*originals, USER_COUNT_COLUMN]])
+    users = _quoted(USER_COUNT_COLUMN)
+    passes = "true"
+    if rules is not None:
+        # A row without user lineage (NULL count) passes: only counted rows are judged.
+        passes = f"coalesce({users} >= {int(rules.threshold)}, true)"
+    columns = []
+    for original, name, metric in zip(originals, compiled.names, compiled.metrics, strict=True):
+        value = _quoted(original)
+        if rules is not None and rules.discriminator_column and metric:
+            value = f"case when {passes} then {value} end"
+        columns.append(f"{value} as {_quoted(name)}")
+    where = ""
+    if rules is not None:
+        if rules.discriminator_column:
+            columns.append(f"not ({passes}) as {_quoted(rules.discriminator_column)}")
+            if rules.reason_column:
+                columns.append(
+                    f"case when not ({passes}) then 'AGGREGATION_THRESHOLD' end "
+                    f"as {_quoted(rules.reason_column)}"
+                )
+        else:
+            where = f" where {passes}"
+        if rules.user_count_column:
+            columns.append(f"{users} as {_quoted(rules.user_count_column)}")
+    return f"select {', '.join(columns)} from ({compiled.sql}) as __sim_q ({inner_names}){where}"
+
+
+class QueryRunner:
+    """Runs compiled queries on the warehouse and writes their CSV files."""
+
+    def __init__(self, warehouse: Warehouse, compiler: AmcSqlCompiler) -> None:
+        self._warehouse = warehouse
+        self._compiler = compiler
+        self._running: dict[str, duckdb.DuckDBPyConnection] = {}
+        self._lock = threading.Lock()
+
+    def run(
+        self,
+        run_id: str,
+        compiled: CompiledQuery,
+        window: DataWindow,
+        rules: PrivacyRules | None,
+        out_dir: Path,
+        max_file_bytes: int,
+        header_only: bool = False,
+    ) -> QueryResult:
+        """Run the query over the window's data and write `part-N.csv` files into out_dir."""
+        final = _final_select(compiled, rules)
+        if header_only:
+            final = f"select * from ({final}) where false"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with self._warehouse.session(window, set(compiled.tables)) as cur:
+            install_amc_functions(cur)
+            with self._lock:
+                self._running[run_id] = cur
+            try:
+                cur.execute(f"create temp view __sim_final as {final}")
+                described = cur.execute("describe __sim_final").fetchall()
+                target = str(out_dir).replace("'", "''")
+                row = cur.execute(
+                    f"copy (select * from __sim_final order by all) to '{target}' "
+                    f"(format csv, header true, file_size_bytes {int(max_file_bytes)}, "
+                    "filename_pattern 'part-{i}', overwrite_or_ignore true)"
+                ).fetchone()
+            except duckdb.Error as exc:
+                raise QueryRuntimeError(str(exc).split("\n")[0]) from exc
+            finally:
+                with self._lock:
+                    self._running.pop(run_id, None)
+        files = sorted((p.name for p in out_dir.glob("part-*.csv")), key=lambda n: int(n[5:-4]))
+        columns = tuple(
+            OutputColumn(
+                name,
+                amc_type(kind),
+                "METRIC" if idx < len(compiled.metrics) and compiled.metrics[idx] else "DIMENSION",
+            )
+            for idx, (name, kind, *_) in enumerate(described)
+        )
+        return QueryResult(tuple(files), int(row[0]) if row else 0, columns)
+
+    def interrupt(self, run_id: str) -> None:
+        with self._lock:
+            cur = self._running.get(run_id)
+        if cur is not None:
+            cur.interrupt()
