@@ -38,7 +38,6 @@ class ColumnAggregate:
     count: int
     absolute_total: Number
     minimum: Number | None
-    maximum: Number | None
     negative_rows: int
     is_integer: bool
 
@@ -71,8 +70,6 @@ def column_for_role(columns: Sequence[ResultColumn], role: str) -> ResultColumn 
 
 
 def _finite(column: ResultColumn) -> sql.Composable:
-    if column.postgres_type in _INTEGER_TYPES:
-        return sql.SQL("true")
     # NaN sorts above 'Infinity' in PostgreSQL, so this range excludes it too.
     return sql.SQL("{col} > '-Infinity' and {col} < 'Infinity'").format(
         col=sql.Identifier(column.name)
@@ -93,19 +90,28 @@ def staged_aggregates(conn: psycopg.Connection, staged: StagedWeek) -> StagedAgg
             rules.append((name, upper, lower))
     expressions: list[sql.Composable] = [sql.SQL("count(*)")]
     for column in numeric:
-        col, finite = sql.Identifier(column.name), _finite(column)
-        expressions += [
-            sql.SQL("sum({col}) filter (where {finite})").format(col=col, finite=finite),
-            sql.SQL("count({col}) filter (where {finite})").format(col=col, finite=finite),
-            sql.SQL("sum(abs({col})) filter (where {finite})").format(col=col, finite=finite),
-            sql.SQL("min({col}) filter (where {finite})").format(col=col, finite=finite),
-            sql.SQL("max({col}) filter (where {finite})").format(col=col, finite=finite),
-            sql.SQL("count(*) filter (where {col} < 0)").format(col=col),
-        ]
+        col = sql.Identifier(column.name)
+        if column.staging_type in _INTEGER_TYPES:
+            expressions += [
+                sql.SQL("sum({col})").format(col=col),
+                sql.SQL("count({col})").format(col=col),
+                # Integer sums are exact: no tolerance, so no need for the sum of |values|.
+                sql.SQL("null"),
+                sql.SQL("min({col})").format(col=col),
+            ]
+        else:
+            finite = _finite(column)
+            expressions += [
+                sql.SQL("sum({col}) filter (where {finite})").format(col=col, finite=finite),
+                sql.SQL("count({col}) filter (where {finite})").format(col=col, finite=finite),
+                sql.SQL("sum(abs({col})) filter (where {finite})").format(col=col, finite=finite),
+                sql.SQL("min({col}) filter (where {finite})").format(col=col, finite=finite),
+            ]
+        expressions.append(sql.SQL("count(*) filter (where {col} < 0)").format(col=col))
     if filtered is not None:
         flag = (
             sql.Identifier(filtered.name)
-            if filtered.postgres_type == "boolean"
+            if filtered.staging_type == "boolean"
             else sql.SQL("lower({}) = 'true'").format(sql.Identifier(filtered.name))
         )
         expressions.append(sql.SQL("count(*) filter (where {})").format(flag))
@@ -129,15 +135,14 @@ def staged_aggregates(conn: psycopg.Connection, staged: StagedWeek) -> StagedAgg
     row_count = int(next(values))
     columns: dict[str, ColumnAggregate] = {}
     for column in numeric:
-        total, count, absolute_total, minimum, maximum, negatives = (next(values) for _ in range(6))
+        total, count, absolute_total, minimum, negatives = (next(values) for _ in range(5))
         columns[column.name] = ColumnAggregate(
             total=_number(total) or 0,
             count=int(count),
             absolute_total=_number(absolute_total) or 0,
             minimum=_number(minimum),
-            maximum=_number(maximum),
             negative_rows=int(negatives),
-            is_integer=column.postgres_type in _INTEGER_TYPES,
+            is_integer=column.staging_type in _INTEGER_TYPES,
         )
     filtered_rows = int(next(values)) if filtered is not None else None
     funnel = [

@@ -1,18 +1,17 @@
-"""AMC result CSV files read in batches: headers, Arrow conversion, the week's Parquet file.
+"""AMC result CSV files read in typed batches, and the week's Parquet file written from them.
 
 Everything here streams: the CSV reader hands over one block at a time, each block is folded
-into the summary statistics and written as one Parquet row group, so memory stays bounded by
-the block size whatever the size of the result.
+into the summary statistics and the checksum and written as one Parquet row group, so memory
+stays bounded by the block size whatever the size of the result.
 
-CSV values are read the way PostgreSQL's COPY reads them, so the Parquet file and the staged
-table agree: only an unquoted empty field is NULL, a quoted empty string stays a string.
+CSV values are read the way PostgreSQL's CSV COPY reads them: only an unquoted empty field is
+NULL, a quoted empty string stays a string.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from recomamp_pipelines.results.checksum import RowDigest
 from recomamp_pipelines.results.columns import ResultColumn
 from recomamp_pipelines.results.summary_stats import SummaryAccumulator, SummaryStats
 
@@ -36,10 +36,6 @@ _FALSE_VALUES = ["false", "False", "FALSE", "f", "0"]
 
 class ResultFileError(ValueError):
     """A CSV result file does not match the execution's output columns or cannot be parsed."""
-
-
-class ParquetCancelledError(RuntimeError):
-    """Writing the Parquet file was abandoned because the staging of the week failed."""
 
 
 def read_header(path: Path) -> list[str] | None:
@@ -76,45 +72,59 @@ class ParquetWeek:
     row_count: int
     parquet_bytes: int
     summary_stats: SummaryStats
+    checksum: str
 
 
 def arrow_schema(columns: Sequence[ResultColumn]) -> pa.Schema:
     return pa.schema([pa.field(column.name, column.arrow_type) for column in columns])
 
 
-def write_parquet(
-    files: Sequence[Path],
-    columns: Sequence[ResultColumn],
-    temp_path: Path,
-    *,
-    cancelled: threading.Event | None = None,
-    block_size: int = CSV_BLOCK_SIZE,
-) -> ParquetWeek:
-    """Stream the CSV files into one Parquet file at `temp_path`, computing summary_stats.
+class WeekFileWriter:
+    """Writes batches to the week's temporary Parquet file, folding in summary_stats and checksum.
 
-    The caller renames `temp_path` into place when the week is published.
+    The caller renames the temporary file into place when the week is published.
     """
+
+    def __init__(self, columns: Sequence[ResultColumn], temp_path: Path) -> None:
+        self._temp_path = temp_path
+        self._summary = SummaryAccumulator(columns)
+        self._digest = RowDigest(columns)
+        temp_path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(temp_path, arrow_schema(columns))
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._summary.add_batch(batch)
+        self._digest.add_batch(batch)
+        self._writer.write_batch(batch)
+
+    def close(self) -> ParquetWeek:
+        self._writer.close()
+        return ParquetWeek(
+            temp_path=self._temp_path,
+            row_count=self._digest.row_count,
+            parquet_bytes=os.path.getsize(self._temp_path),
+            summary_stats=self._summary.summary_stats(),
+            checksum=self._digest.hexdigest(),
+        )
+
+    def abort(self) -> None:
+        """Close and delete the temporary file after a failure."""
+        try:
+            self._writer.close()
+        finally:
+            self._temp_path.unlink(missing_ok=True)
+
+
+def read_batches(
+    files: Sequence[Path], columns: Sequence[ResultColumn], block_size: int = CSV_BLOCK_SIZE
+) -> Iterator[pa.RecordBatch]:
+    """Every file's rows as batches typed and ordered as `columns`, one block at a time."""
     schema = arrow_schema(columns)
-    accumulator = SummaryAccumulator(columns)
-    rows = 0
-    temp_path.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(temp_path, schema) as writer:
-        for path in files:
-            for batch in _read_batches(path, columns, schema, block_size):
-                if cancelled is not None and cancelled.is_set():
-                    raise ParquetCancelledError(f"writing {temp_path.name} was cancelled")
-                accumulator.add_batch(batch)
-                writer.write_batch(batch)
-                rows += batch.num_rows
-    return ParquetWeek(
-        temp_path=temp_path,
-        row_count=rows,
-        parquet_bytes=os.path.getsize(temp_path),
-        summary_stats=accumulator.summary_stats(),
-    )
+    for path in files:
+        yield from _read_file(path, columns, schema, block_size)
 
 
-def _read_batches(
+def _read_file(
     path: Path, columns: Sequence[ResultColumn], schema: pa.Schema, block_size: int
 ) -> Iterator[pa.RecordBatch]:
     if path.stat().st_size == 0:
@@ -132,7 +142,10 @@ def _read_batches(
     )
     try:
         reader = pa_csv.open_csv(
-            path, read_options=pa_csv.ReadOptions(block_size=block_size), convert_options=convert
+            path,
+            # One parsing thread: the Parquet writer and PostgreSQL need the other cores.
+            read_options=pa_csv.ReadOptions(block_size=block_size, use_threads=False),
+            convert_options=convert,
         )
         for batch in reader:
             yield _conform(batch, path, columns, schema)

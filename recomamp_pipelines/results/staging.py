@@ -1,8 +1,9 @@
 """One week's CSV result files staged in PostgreSQL, with its Parquet file and summary_stats.
 
-`stage_week` streams each file twice at once: its bytes go to PostgreSQL through COPY on the
-calling thread, while a worker thread parses the same files with Arrow into the week's Parquet
-file and its summary_stats. Neither side holds more than a block of the result in memory.
+`stage_week` parses the files once, with Arrow, block by block. Each typed batch goes to
+PostgreSQL through ADBC's binary COPY on the calling thread, while a worker thread folds the same
+batch into the summary_stats and the checksum and writes it to the week's Parquet file. Neither
+side holds more than a few blocks of the result in memory, and PostgreSQL does not parse text.
 
 The staging table is an UNLOGGED table in `results_staging`, named after the execution. It lives
 until the week is published (`writer.publish_week`) or discarded (`discard_staged_week`).
@@ -10,34 +11,52 @@ until the week is published (`writer.publish_week`) or discarded (`discard_stage
 
 from __future__ import annotations
 
-import hashlib
 import math
+import queue
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import adbc_driver_postgresql.dbapi as adbc
 import psycopg
+import pyarrow as pa
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from recomamp_pipelines.results.columns import OutputColumnLike, ResultColumn, map_output_columns
 from recomamp_pipelines.results.parquet import (
     ParquetWeek,
-    read_header,
+    WeekFileWriter,
+    arrow_schema,
+    read_batches,
     validate_headers,
-    write_parquet,
 )
 from recomamp_pipelines.results.sql import compose
 from recomamp_pipelines.results.summary_stats import SummaryStats
 from recomamp_pipelines.results.target import STAGING_SCHEMA, ResultTarget, parquet_path
 
-COPY_CHUNK_BYTES = 1024 * 1024
 DEFAULT_PREVIEW_ROWS = 20
+# Batches waiting for the Parquet writer; bounds memory when it falls behind PostgreSQL.
+MAX_PENDING_BATCHES = 2
+# Connection settings handed on to the ADBC connection that loads the staging table.
+_CONNINFO_KEYS = (
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "options",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "connect_timeout",
+)
 
 JsonValue = str | int | float | bool | None
 
@@ -79,9 +98,13 @@ def column_list(columns: Iterable[ResultColumn]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(column.name) for column in columns)
 
 
-def column_definitions(columns: Iterable[ResultColumn]) -> sql.Composed:
+def column_definitions(columns: Iterable[ResultColumn], *, staging: bool = False) -> sql.Composed:
+    """`name type, ...` with the results table's types, or the staging table's."""
     return sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(column.postgres_type))
+        sql.SQL("{} {}").format(
+            sql.Identifier(column.name),
+            sql.SQL(column.staging_type if staging else column.postgres_type),
+        )
         for column in columns
     )
 
@@ -95,45 +118,63 @@ def stage_week(
     results_root: Path,
     execution_id: uuid.UUID | None = None,
 ) -> StagedWeek:
-    """Stage a week's CSV result files: COPY into a staging table, Parquet and summary_stats.
+    """Stage a week's CSV result files: a staging table, the Parquet file and summary_stats.
 
-    `files` may be several CSV files of one result, each with a header (possibly header-only).
-    Re-staging the same `execution_id` replaces its earlier staging table. On failure the
-    staging table and the temporary Parquet file are removed and StagingError is raised.
+    `files` may be several CSV files of one result, each with a header (possibly header-only,
+    possibly empty). `conn` must not be inside a transaction: the staging table is committed
+    before a second connection loads it. Re-staging the same `execution_id` replaces its earlier
+    staging table. On failure the staging table and the temporary Parquet file are removed and
+    StagingError is raised.
     """
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise StagingError(
+            f"staging needs a connection outside any transaction, got one that is "
+            f"{conn.info.transaction_status.name}"
+        )
     paths = [Path(path) for path in files]
     columns = tuple(map_output_columns(output_columns))
     validate_headers(paths, columns)
     name = staging_table_name(execution_id or uuid.uuid4())
+    staging_table = sql.Identifier(STAGING_SCHEMA, name)
     final_path = parquet_path(results_root, target)
     temp_path = final_path.with_name(f".{final_path.name}.{name}.tmp")
-    staging_table = sql.Identifier(STAGING_SCHEMA, name)
-    cancelled = threading.Event()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:
-        parquet_future = pool.submit(write_parquet, paths, columns, temp_path, cancelled=cancelled)
+    _create_staging_table(conn, staging_table, columns)
+    background = _BackgroundWriter(WeekFileWriter(columns, temp_path))
+    failures: list[BaseException] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        # ADBC reports an error raised here as its own; keep the original for the message.
         try:
-            copied_rows = _copy_into_staging(conn, staging_table, columns, paths)
-            digest = _checksum(conn, staging_table, columns)
-            parquet = parquet_future.result()
+            yield from background.tee(read_batches(paths, columns))
         except BaseException as exc:
-            cancelled.set()
-            parquet_future.exception()
-            _drop_quietly(conn, staging_table)
-            temp_path.unlink(missing_ok=True)
-            if isinstance(exc, Exception):
-                raise StagingError(
-                    f"staging {target.source_kind} {target.source_id} "
-                    f"({target.period_label}) failed: {exc}"
-                ) from exc
+            failures.append(exc)
             raise
-    _verify_row_counts(copied_rows, parquet, conn, staging_table)
+
+    try:
+        loaded_rows = _load_staging_table(conn, name, columns, batches())
+        parquet = background.finish()
+        if loaded_rows >= 0 and loaded_rows != parquet.row_count:
+            raise StagingError(
+                f"PostgreSQL loaded {loaded_rows} rows but the Parquet writer saw "
+                f"{parquet.row_count}"
+            )
+    except BaseException as exc:
+        background.abort()
+        _drop_quietly(conn, staging_table)
+        if not isinstance(exc, Exception):
+            raise
+        cause = failures[0] if failures else exc
+        raise StagingError(
+            f"staging {target.source_kind} {target.source_id} ({target.period_label}) "
+            f"failed: {cause}"
+        ) from cause
     return StagedWeek(
         target=target,
         staging_table_name=name,
         columns=columns,
-        row_count=copied_rows,
+        row_count=parquet.row_count,
         csv_bytes=sum(path.stat().st_size for path in paths),
-        checksum=digest,
+        checksum=parquet.checksum,
         summary_stats=parquet.summary_stats,
         parquet_path=final_path,
         parquet_temp_path=temp_path,
@@ -141,13 +182,9 @@ def stage_week(
     )
 
 
-def _copy_into_staging(
-    conn: psycopg.Connection,
-    staging_table: sql.Identifier,
-    columns: Sequence[ResultColumn],
-    paths: Sequence[Path],
-) -> int:
-    rows = 0
+def _create_staging_table(
+    conn: psycopg.Connection, staging_table: sql.Identifier, columns: Iterable[ResultColumn]
+) -> None:
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(compose("create_staging_schema"))
         cur.execute(compose("drop_staging_table", staging_table=staging_table))
@@ -155,55 +192,79 @@ def _copy_into_staging(
             compose(
                 "create_staging_table",
                 staging_table=staging_table,
-                columns=column_definitions(columns),
+                columns=column_definitions(columns, staging=True),
             )
         )
-        for path in paths:
-            if path.stat().st_size == 0:
+
+
+def _load_staging_table(
+    conn: psycopg.Connection,
+    name: str,
+    columns: tuple[ResultColumn, ...],
+    batches: Iterator[pa.RecordBatch],
+) -> int:
+    """Binary COPY of the batches into the staging table, through ADBC; the rows loaded."""
+    reader = pa.RecordBatchReader.from_batches(arrow_schema(columns), batches)
+    with adbc.connect(_conninfo(conn)) as adbc_conn:
+        with adbc_conn.cursor() as cur:
+            rows = cur.adbc_ingest(name, reader, mode="append", db_schema_name=STAGING_SCHEMA)
+        adbc_conn.commit()
+    return int(rows)
+
+
+def _conninfo(conn: psycopg.Connection) -> str:
+    """The connection string of `conn`'s server and database, for a second connection."""
+    parameters = conn.info.get_parameters()
+    settings = {key: parameters[key] for key in _CONNINFO_KEYS if key in parameters}
+    if conn.info.password:
+        settings["password"] = conn.info.password
+    return make_conninfo("", **settings)
+
+
+_DONE = object()
+
+
+class _BackgroundWriter:
+    """Writes the week's Parquet file on a worker thread from the batches passing through."""
+
+    def __init__(self, writer: WeekFileWriter) -> None:
+        self._writer = writer
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=MAX_PENDING_BATCHES)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="week-parquet-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not _DONE:
+            if self._failure is not None:
                 continue
-            header = _header_columns(path, columns)
-            copy_sql = compose("copy_staged_file", staging_table=staging_table, columns=header)
-            with path.open("rb") as handle, cur.copy(copy_sql) as copy:
-                while chunk := handle.read(COPY_CHUNK_BYTES):
-                    copy.write(chunk)
-            rows += max(cur.rowcount, 0)
-    return rows
+            try:
+                self._writer.write(item)
+            except BaseException as exc:
+                self._failure = exc
 
+    def tee(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """Hand each batch to the writer and pass it on; stop if the writer failed."""
+        for batch in batches:
+            if self._failure is not None:
+                raise self._failure
+            self._queue.put(batch)
+            yield batch
 
-def _header_columns(path: Path, columns: Sequence[ResultColumn]) -> sql.Composed:
-    """The COPY column list in the file's own header order."""
-    header = read_header(path) or []
-    by_name = {column.name: column for column in columns}
-    return column_list(by_name[name] for name in header)
+    def finish(self) -> ParquetWeek:
+        self._stop()
+        if self._failure is not None:
+            raise self._failure
+        return self._writer.close()
 
+    def abort(self) -> None:
+        self._stop()
+        self._writer.abort()
 
-def _checksum(
-    conn: psycopg.Connection, staging_table: sql.Identifier, columns: Sequence[ResultColumn]
-) -> str:
-    # Columns by name, so that the digest does not depend on the order AMC listed them in.
-    ordered = sorted(columns, key=lambda column: column.name)
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute(
-            compose("staged_checksum", staging_table=staging_table, columns=column_list(ordered))
-        )
-        row = cur.fetchone()
-    assert row is not None
-    row_count, high_sum, low_sum = row
-    signature = ",".join(f"{column.name}:{column.postgres_type}" for column in ordered)
-    return hashlib.sha256(f"{signature}|{row_count}|{high_sum}|{low_sum}".encode()).hexdigest()
-
-
-def _verify_row_counts(
-    copied_rows: int, parquet: ParquetWeek, conn: psycopg.Connection, staging_table: sql.Identifier
-) -> None:
-    if copied_rows == parquet.row_count:
-        return
-    _drop_quietly(conn, staging_table)
-    parquet.temp_path.unlink(missing_ok=True)
-    raise StagingError(
-        f"PostgreSQL COPY read {copied_rows} rows but the Parquet writer read "
-        f"{parquet.row_count} from the same files"
-    )
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(_DONE)
+            self._thread.join()
 
 
 def _drop_quietly(conn: psycopg.Connection, staging_table: sql.Identifier) -> None:

@@ -135,6 +135,7 @@ def publish_week(conn: psycopg.Connection, staged: StagedWeek) -> PublishedWeek:
                 results_table=table,
                 staging_table=staged.staging_table,
                 columns=column_list(staged.columns),
+                values=_staged_values(staged.columns),
             ),
             {
                 **_week_key(target),
@@ -156,6 +157,18 @@ def publish_week(conn: psycopg.Connection, staged: StagedWeek) -> PublishedWeek:
         parquet_path=staged.parquet_path,
         checksum=staged.checksum,
         added_columns=added,
+    )
+
+
+def _staged_values(columns: Sequence[ResultColumn]) -> sql.Composed:
+    """The staged columns, cast where the staging type differs (DECIMAL: double -> numeric)."""
+    return sql.SQL(", ").join(
+        sql.Identifier(column.name)
+        if column.staging_type == column.postgres_type
+        else sql.SQL("cast({} as {})").format(
+            sql.Identifier(column.name), sql.SQL(column.postgres_type)
+        )
+        for column in columns
     )
 
 

@@ -8,5 +8,5 @@ select
     %(source_id)s::uuid,
     %(user_id)s::uuid,
     %(week_start_date)s::date,
-    {columns}
+    {values}
 from {staging_table}
