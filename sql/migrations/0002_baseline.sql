@@ -442,6 +442,9 @@ create index idx_collection_report_configs_shared
     on collection_report_configs (is_shared) where is_shared = true;
 create index idx_collection_report_configs_config_data
     on collection_report_configs using gin (config_data);
+-- defect 28: "the default configuration" of a user's collection must be one row
+create unique index uq_collection_report_configs_one_default
+    on collection_report_configs (collection_id, user_id) where is_default;
 
 create table collection_report_snapshots (
     id uuid primary key default gen_random_uuid(),
@@ -692,9 +695,11 @@ create table user_guide_progress (
 
     current_section integer default 1,
     completed_sections integer[] default '{}',
-    progress_percentage decimal(5, 2) default 0,
-
     -- defect 9
+    progress_percentage decimal(5, 2) default 0
+        constraint chk_guide_progress_percentage
+        check (progress_percentage >= 0 and progress_percentage <= 100),
+
     status text not null default 'IN_PROGRESS'
         constraint chk_guide_progress_status
         check (status in ('NOT_STARTED', 'IN_PROGRESS', 'COMPLETED')),

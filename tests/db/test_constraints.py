@@ -291,3 +291,33 @@ def test_a_sharing_token_names_one_snapshot(db_conn: Conn, tenants: Tenants) -> 
             "update collection_report_snapshots set access_token = %s where id = %s",
             (token, tenants.b.snapshot_id),
         )
+
+
+def test_a_collection_has_one_default_configuration_per_user(
+    db_conn: Conn, tenants: Tenants
+) -> None:
+    """Defect 28."""
+    a = tenants.a
+    db_conn.execute(
+        "update collection_report_configs set is_default = true where id = %s", (a.config_id,)
+    )
+    insert = (
+        "insert into collection_report_configs (name, collection_id, user_id, is_default) "
+        "values ('another', %s, %s, %s)"
+    )
+    db_conn.execute(insert, (a.collection_id, a.user_id, False))
+
+    with pytest.raises(errors.UniqueViolation, match="uq_collection_report_configs_one_default"):
+        db_conn.execute(insert, (a.collection_id, a.user_id, True))
+
+
+@pytest.mark.parametrize("percentage", [-1, 100.5])
+def test_a_guides_progress_is_a_percentage(
+    db_conn: Conn, tenants: Tenants, percentage: float
+) -> None:
+    """Defect 9: a range given in a comment only."""
+    with pytest.raises(errors.CheckViolation, match="chk_guide_progress_percentage"):
+        db_conn.execute(
+            "update user_guide_progress set progress_percentage = %s where id = %s",
+            (percentage, tenants.a.guide_progress_id),
+        )

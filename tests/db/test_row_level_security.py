@@ -260,12 +260,27 @@ def test_a_user_changes_their_own_rows(db_conn: Conn, tenants: Tenants) -> None:
     """Defect 23: RLS without a policy hid campaigns and saved templates from their owners."""
     a = tenants.a
     with acting_as(db_conn, a.user_id):
-        db_conn.execute("update users set full_name = 'Ada' where id = %s", (a.user_id,))
-        db_conn.execute("update campaigns set state = 'PAUSED' where id = %s", (a.campaign_id,))
-        db_conn.execute(
-            "update query_template_instances set is_favorite = true where id = %s",
-            (a.template_instance_id,),
-        )
+        for statement, row_id in (
+            ("update users set full_name = 'Ada' where id = %s", a.user_id),
+            ("update campaigns set state = 'PAUSED' where id = %s", a.campaign_id),
+            (
+                "update query_template_instances set is_favorite = true where id = %s",
+                a.template_instance_id,
+            ),
+            (
+                "update query_template_parameters set display_name = 'x' where id = %s",
+                a.template_parameter_id,
+            ),
+            (
+                "update query_template_reports set report_name = 'x' where id = %s",
+                a.template_report_id,
+            ),
+            (
+                "update user_guide_progress set current_section = 2 where id = %s",
+                a.guide_progress_id,
+            ),
+        ):
+            assert db_conn.execute(statement, (row_id,)).rowcount == 1, statement
         db_conn.execute(
             "update report_data_weeks set status = 'FAILED' where id = %s", (a.week_id,)
         )

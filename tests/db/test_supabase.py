@@ -134,3 +134,36 @@ def test_signed_in_users_cannot_touch_the_migration_records(
             assert one(conn, sql.SQL("select count(*) from {}").format(name)) == 0, table
             assert conn.execute(sql.SQL("delete from {}").format(name)).rowcount == 0, table
     assert upgrade(url) == []
+
+
+def test_signed_in_users_cannot_write_reference_data_despite_default_grants(
+    migrated_supabase: tuple[Conn, str],
+) -> None:
+    """Defect 26: Supabase grants every table to authenticated; RLS must keep these read-only."""
+    conn, _ = migrated_supabase
+    with conn:
+        guide = add_guide(conn)
+        a = seed_tenant(conn, "a", guide)
+        conn.execute(
+            "insert into amc_data_sources (name, display_name, category) "
+            "values ('dsp_impressions', 'DSP impressions', 'impressions')"
+        )
+        with conn.transaction(force_rollback=True):
+            conn.execute("set local role authenticated")
+            conn.execute("select set_config('request.jwt.claim.sub', %s, true)", (str(a.user_id),))
+            assert one(conn, "select count(*) from amc_data_sources") == 1
+            assert one(conn, "select count(*) from build_guides") == 1
+            for table in ("amc_data_sources", "amc_schema_fields", "build_guides", "amc_accounts"):
+                name = sql.Identifier(table)
+                assert conn.execute(sql.SQL("delete from {}").format(name)).rowcount == 0, table
+            with pytest.raises(errors.InsufficientPrivilege), attempt(conn):
+                conn.execute(
+                    "insert into amc_data_sources (name, display_name, category) "
+                    "values ('fake', 'Fake', 'x')"
+                )
+            with pytest.raises(errors.InsufficientPrivilege), attempt(conn):
+                conn.execute(
+                    "insert into query_templates (name, category, sql_template, author_id, "
+                    "is_official) values ('fake official', 'library', 'select 1', %s, true)",
+                    (a.user_id,),
+                )
