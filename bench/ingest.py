@@ -40,10 +40,10 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recomamp_pipelines.db.migrations import upgrade  # noqa: E402
-from recomamp_pipelines.quality import check_staged_week  # noqa: E402
-from recomamp_pipelines.quality.expectations import setup_seconds, validate  # noqa: E402
-from recomamp_pipelines.results import (  # noqa: E402
+from recomamp_pipelines.db.migrations import upgrade
+from recomamp_pipelines.quality import check_staged_week
+from recomamp_pipelines.quality.expectations import setup_seconds, validate
+from recomamp_pipelines.results import (
     ResultTarget,
     publish_week,
     results_table_name,
@@ -325,7 +325,8 @@ def main() -> None:
         rows = args.rows
         print()
         print(f"{'method':<48} {'seconds':>9} {'rows/s':>12}")
-        print(f"{'(a) ours: stage + checks + publish + Parquet':<48} {ours:>9.2f} {rows / ours:>12,.0f}")
+        label = "(a) ours: stage + checks + publish + Parquet"
+        print(f"{label:<48} {ours:>9.2f} {rows / ours:>12,.0f}")
         for phase, seconds in phases.items():
             print(f"{'    ' + phase:<48} {seconds:>9.2f}")
         print(f"{'(b) plain COPY FROM STDIN':<48} {plain:>9.2f} {rows / plain:>12,.0f}")

@@ -283,7 +283,7 @@ def _no_drop(staged: StagedWeek, previous_weeks_stats: Sequence[Mapping[str, Any
     primary = primary_metric(staged.summary_stats)
     if primary != ROW_COUNT:
         metrics.append(primary)
-    records = []
+    records: list[dict[str, Any]] = []
     for metric in metrics:
         history = [finite_or_none(stats.get(metric)) for stats in trailing]
         values = [value for value in history if value is not None]
@@ -302,7 +302,12 @@ def _no_drop(staged: StagedWeek, previous_weeks_stats: Sequence[Mapping[str, Any
         records, columns=["metric", "current", "trailing_median", "share_of_trailing_median"]
     )
     frame["share_of_trailing_median"] = frame["share_of_trailing_median"].astype(float)
-    dropped = frame[frame["share_of_trailing_median"] < DROP_THRESHOLD]
+    dropped = [
+        record
+        for record in records
+        if record["share_of_trailing_median"] is not None
+        and record["share_of_trailing_median"] < DROP_THRESHOLD
+    ]
     return _outcome(
         NO_DROP,
         frame,
@@ -317,9 +322,10 @@ def _no_drop(staged: StagedWeek, previous_weeks_stats: Sequence[Mapping[str, Any
             else "no earlier week to compare with"
         ),
         reason_failed="; ".join(
-            f"{row.metric} {row.current} is {row.share_of_trailing_median:.0%} of the trailing "
-            f"median {row.trailing_median}"
-            for row in dropped.itertuples()
+            f"{record['metric']} {record['current']} is "
+            f"{record['share_of_trailing_median']:.0%} of the trailing median "
+            f"{record['trailing_median']}"
+            for record in dropped
         ),
         trailing_weeks=len(trailing),
         threshold=DROP_THRESHOLD,
