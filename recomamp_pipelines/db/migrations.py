@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from yoyo import read_migrations
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import DatabaseURI
+from yoyo.exceptions import BadMigration
 from yoyo.migrations import Migration, MigrationList, default_migration_table
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "sql" / "migrations"
@@ -38,6 +40,7 @@ _QUERIES_DIR = Path(__file__).resolve().with_name("migration_queries")
 # pg_advisory_lock key shared by every process that migrates a RecomAMP database ("recomamp").
 _ADVISORY_LOCK_KEY = 0x7265636F6D616D70
 _DEFAULT_CONNECT_TIMEOUT_SECONDS = "10"
+_READ_LOCK = threading.Lock()
 _DRIVER_SUFFIX = re.compile(r"^(postgres(?:ql)?)\+psycopg2?://")
 
 
@@ -220,7 +223,21 @@ def _query(name: str) -> str:
 def _read_migration_files(directory: Path) -> list[_MigrationFile]:
     if not directory.is_dir():
         raise MigrationError(f"the migrations folder {directory} does not exist")
-    migrations = read_migrations(str(directory))
+    # yoyo resolves `-- depends:` through a process-wide registry keyed by id: read and resolve
+    # one folder at a time so that concurrent upgrades cannot mix their objects.
+    with _READ_LOCK:
+        try:
+            migrations = read_migrations(str(directory))
+            for migration in migrations:
+                migration.load()
+        except BadMigration as exc:
+            raise MigrationError(f"cannot read the migrations in {directory}: {exc}") from exc
+    non_transactional = [m.id for m in migrations if not m.use_transactions]
+    if non_transactional:
+        raise MigrationError(
+            f"migration {non_transactional[0]} is marked `transactional: false`: every migration "
+            "is applied in one transaction with its record, so none may opt out"
+        )
     return [
         _MigrationFile(id=m.id, checksum=_file_checksum(Path(m.path)), migration=m)
         for m in migrations

@@ -313,3 +313,15 @@ def test_migration_bookkeeping_is_out_of_reach_of_signed_in_users(
             db_conn, "select relrowsecurity from pg_class where oid = %s::regclass", (table,)
         )
         assert relrowsecurity, table
+
+
+def test_a_migration_cannot_opt_out_of_its_transaction(empty_db_url: str, tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "0001_concurrently.sql").write_text(
+        "-- transactional: false\ncreate table t (id int);\n"
+    )
+
+    with pytest.raises(MigrationError, match="0001_concurrently is marked `transactional: false`"):
+        upgrade(empty_db_url, migrations_dir=migrations)
+    assert public_tables(empty_db_url) == set()
