@@ -42,17 +42,28 @@ class Region:
     name: str
     api_url: str
     token_url: str
+    # Sent with calls made before an account (and so its marketplace) is known.
+    default_marketplace_id: str
 
 
 REGIONS: dict[str, Region] = {
     "NA": Region(
-        "NA", "https://advertising-api.amazon.com", "https://api.amazon.com/auth/o2/token"
+        "NA",
+        "https://advertising-api.amazon.com",
+        "https://api.amazon.com/auth/o2/token",
+        "ATVPDKIKX0DER",
     ),
     "EU": Region(
-        "EU", "https://advertising-api-eu.amazon.com", "https://api.amazon.co.uk/auth/o2/token"
+        "EU",
+        "https://advertising-api-eu.amazon.com",
+        "https://api.amazon.co.uk/auth/o2/token",
+        "A1F83G8C2ARO7P",
     ),
     "FE": Region(
-        "FE", "https://advertising-api-fe.amazon.com", "https://api.amazon.co.jp/auth/o2/token"
+        "FE",
+        "https://advertising-api-fe.amazon.com",
+        "https://api.amazon.co.jp/auth/o2/token",
+        "A1VC38T7YXB528",
     ),
 }
 
@@ -67,6 +78,9 @@ def region(name: str) -> Region:
         ) from None
 
 
+REGIONS_DEFAULT_MARKETPLACE = REGIONS["NA"].default_marketplace_id
+
+
 @dataclass(frozen=True)
 class AmcConfig:
     """Where AMC and Login with Amazon live, and the application's own credentials."""
@@ -75,6 +89,7 @@ class AmcConfig:
     token_url: str
     client_id: str
     client_secret: SecretStr
+    default_marketplace_id: str = REGIONS_DEFAULT_MARKETPLACE
     rate_limit: RateLimit = field(default_factory=RateLimit)
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_seconds: float = 60.0
@@ -103,6 +118,7 @@ class AmcConfig:
             token_url=hosts.token_url,
             client_id=client_id,
             client_secret=secret,
+            default_marketplace_id=hosts.default_marketplace_id,
             **options,  # type: ignore[arg-type]
         )
 
@@ -138,6 +154,7 @@ class AmcConfig:
             token_url=settings.amc_token_url or hosts.token_url,
             client_id=settings.amc_client_id,
             client_secret=SecretStr(settings.amc_client_secret),
+            default_marketplace_id=hosts.default_marketplace_id,
         )
 
 

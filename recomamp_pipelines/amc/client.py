@@ -263,8 +263,9 @@ class AmcClient:
         }
         if self.advertiser_id:
             headers["Amazon-Advertising-API-AdvertiserId"] = self.advertiser_id
-        if self.marketplace_id:
-            headers["Amazon-Advertising-API-MarketplaceId"] = self.marketplace_id
+        headers["Amazon-Advertising-API-MarketplaceId"] = (
+            self.marketplace_id or self.config.default_marketplace_id
+        )
         return headers
 
     def request(

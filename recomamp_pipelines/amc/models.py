@@ -357,6 +357,32 @@ class DownloadUrls:
         )
 
 
+# Amazon's marketplace ids and their countries (amc_accounts.country_code).
+MARKETPLACE_COUNTRIES: dict[str, str] = {
+    "ATVPDKIKX0DER": "US",
+    "A2EUQ1WTGCTBG2": "CA",
+    "A1AM78C64UM0Y8": "MX",
+    "A2Q3Y263D00KWC": "BR",
+    "A1F83G8C2ARO7P": "UK",
+    "A1PA6795UKMFR9": "DE",
+    "A13V1IB3VIYZZH": "FR",
+    "APJ6JRA9NG5V4": "IT",
+    "A1RKKUPIHCS9HS": "ES",
+    "A1805IZSGTT6HS": "NL",
+    "A2NODRKZP88ZB9": "SE",
+    "A1C3SOZRARQ6R3": "PL",
+    "A33AVAJ2PDY3EV": "TR",
+    "AMEN7PMS3EDWL": "BE",
+    "A2VIGQ35RCS4UG": "AE",
+    "A17E79C6D8DWNP": "SA",
+    "ARBP9OOSHTCHU": "EG",
+    "A21TJRUUN4KGV": "IN",
+    "A1VC38T7YXB528": "JP",
+    "A39IBJ37TRP1C6": "AU",
+    "A19VAU5U5O7RUS": "SG",
+}
+
+
 @dataclass(frozen=True)
 class AmcAccount:
     """An AMC account (entity) reachable with the user's credentials."""
@@ -365,6 +391,11 @@ class AmcAccount:
     account_name: str | None
     marketplace_id: str | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def country_code(self) -> str | None:
+        """The marketplace's country, when Amazon's marketplace id is a known one."""
+        return MARKETPLACE_COUNTRIES.get(self.marketplace_id or "")
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> AmcAccount:
@@ -383,6 +414,7 @@ class AmcInstance:
     instance_id: str
     instance_name: str | None
     account_id: str | None
+    region: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -391,5 +423,6 @@ class AmcInstance:
             instance_id=str(body.get("instanceId") or ""),
             instance_name=_text(body.get("instanceName")),
             account_id=account_id or _text(body.get("accountId") or body.get("entityId")),
+            region=_text(body.get("region")),
             raw=dict(body),
         )

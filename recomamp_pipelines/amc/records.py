@@ -49,7 +49,7 @@ def record_reachable(
                     {
                         "account_id": account.account_id,
                         "account_name": account.account_name or account.account_id,
-                        "marketplace_id": account.marketplace_id,
+                        "country_code": account.country_code,
                     },
                 ).fetchone()
                 assert row is not None
@@ -62,6 +62,7 @@ def record_reachable(
                     "name": instance.instance_name or instance.instance_id,
                     "user_id": user_id,
                     "account_row_id": account_rows[account.account_id],
+                    "region": instance.region,
                 },
             )
 
