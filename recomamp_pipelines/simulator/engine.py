@@ -689,6 +689,12 @@ class QueryRunner:
     def __init__(self, warehouse: Warehouse, compiler: AmcSqlCompiler) -> None:
         self._warehouse = warehouse
         self._compiler = compiler
+        # Macros live in the database, shared by every cursor: created once, before any query.
+        setup = warehouse.cursor()
+        try:
+            install_amc_functions(setup)
+        finally:
+            setup.close()
         self._running: dict[str, duckdb.DuckDBPyConnection] = {}
         self._lock = threading.Lock()
 
@@ -708,7 +714,6 @@ class QueryRunner:
             final = f"select * from ({final}) where false"
         out_dir.mkdir(parents=True, exist_ok=True)
         with self._warehouse.session(window, set(compiled.tables)) as cur:
-            install_amc_functions(cur)
             with self._lock:
                 self._running[run_id] = cur
             try:
