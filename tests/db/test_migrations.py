@@ -34,9 +34,21 @@ def copy_migrations(tmp_path: Path, names: list[str] | None = None) -> Path:
     return target
 
 
+def bookkeeping(url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select 'log', count(*)::text from _yoyo_log "
+            "union all select migration_id, applied_at_utc::text from _yoyo_migration "
+            "union all select migration_id, checksum || recorded_at::text "
+            "from schema_migration_checksums order by 1, 2"
+        ).fetchall()
+
+
 def test_upgrade_applies_every_migration_once_in_order(empty_db_url: str) -> None:
     assert upgrade(empty_db_url) == ALL_MIGRATIONS
+    after_first = (bookkeeping(empty_db_url), public_tables(empty_db_url))
     assert upgrade(empty_db_url) == []
+    assert (bookkeeping(empty_db_url), public_tables(empty_db_url)) == after_first
 
     statuses = status(empty_db_url)
     assert [s.id for s in statuses] == ALL_MIGRATIONS
