@@ -10,6 +10,7 @@ from recomamp_pipelines.cli.common import fail, settings, user_errors
 from recomamp_pipelines.db.connection import connect, database_url
 from recomamp_pipelines.templates.catalog import TemplateNotFoundError, find_template
 from recomamp_pipelines.templates.params import ParameterError, parse_text_value
+from recomamp_pipelines.templates.render import RenderError
 from recomamp_pipelines.templates.workflows import WorkflowOwnerError, create_workflow
 
 app = typer.Typer(help="Workflows saved from templates.", no_args_is_help=True)
@@ -63,7 +64,7 @@ def create(
                 values=values,
                 name=name,
             )
-        except (TemplateNotFoundError, WorkflowOwnerError, ParameterError) as exc:
+        except (TemplateNotFoundError, WorkflowOwnerError, ParameterError, RenderError) as exc:
             fail(str(exc))
     typer.echo(
         f"Created workflow {created.name!r} ({created.workflow_id}) from "

@@ -541,3 +541,31 @@ def default_window(
             raise ParameterError(definition.name, raw, str(exc)) from exc
         return RunWindow(resolved.start, resolved.end, timezone)
     return None
+
+
+def unresolved_names(
+    sql: str,
+    definitions: Sequence[ParameterDefinition],
+    values: Mapping[str, object],
+) -> list[str]:
+    """Names the SQL reads that would have no value at run time (checked when saving).
+
+    Run dates and the bounds of date parameters always resolve; any other name needs a value
+    or a default.
+    """
+    usage = _usage(_scan(sql))
+    by_name = {d.name: d for d in definitions}
+
+    def resolvable(name: str) -> bool:
+        if name in RUN_DATE_NAMES:
+            return True
+        base, _, bound = name.rpartition("_")
+        if bound in ("start", "end") and base in by_name and by_name[base].type in DATE_TYPES:
+            return True
+        if values.get(name) is not None:
+            return True
+        definition = by_name.get(name)
+        return definition is not None and definition.default is not None
+
+    names = dict.fromkeys([*usage.placeholders, *usage.custom_parameters])
+    return [name for name in names if not resolvable(name)]

@@ -18,6 +18,7 @@ from recomamp_pipelines.templates.catalog import (
 )
 from recomamp_pipelines.templates.params import JsonValue, to_json, validate_parameters
 from recomamp_pipelines.templates.queries import load
+from recomamp_pipelines.templates.render import UnresolvedParameterError, unresolved_names
 
 
 class WorkflowOwnerError(LookupError):
@@ -47,8 +48,9 @@ def create_workflow(
     """Save a workflow from the template `template_name` on the user's AMC instance.
 
     `amc_instance_id` is AMC's instance id (e.g. 'amcibersblt'), looked up among the user's own
-    instances. Every parameter is validated (defaults fill the gaps); the workflow, the
-    query_template_instances record and the template's usage count are written together.
+    instances. Every parameter is validated (defaults fill the gaps) and every name the SQL
+    reads must have a value. The workflow, the query_template_instances record and the
+    template's usage count are written together.
     """
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         user = cur.execute(load("find_user"), {"email": user_email.strip()}).fetchone()
@@ -73,6 +75,9 @@ def create_workflow(
             for d in template.parameters
             if d.name in validated
         }
+        missing = unresolved_names(template.sql, template.parameters, parameters)
+        if missing:
+            raise UnresolvedParameterError(missing)
         workflow_name = name or f"{template.name} ({amc_instance_id})"
         workflow = cur.execute(
             load("insert_workflow"),

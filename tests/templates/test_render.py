@@ -19,6 +19,7 @@ from recomamp_pipelines.templates.render import (
     UnresolvedParameterError,
     default_window,
     render,
+    unresolved_names,
 )
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -405,3 +406,17 @@ def test_the_window_of_an_ad_hoc_run_comes_from_the_date_parameter() -> None:
     )
     assert fixed == RunWindow(datetime(2024, 2, 1), datetime(2024, 3, 1), "UTC")
     assert default_window([], {}, "UTC", now=NOW) is None
+
+
+def test_unresolved_names_are_found_before_a_workflow_is_saved() -> None:
+    definitions = [
+        definition("asins", "asin_list", default=[]),
+        definition("period", "date_range"),
+        definition("brand", "string"),
+    ]
+    sql = (
+        "select 1 as x from t where a in ({{asins}}) and b = {{brand}} and c = {{other}} "
+        "and d >= {{period_start}} and e < {{endDate}} and f = CUSTOM_PARAMETER('cap')"
+    )
+    assert unresolved_names(sql, definitions, {}) == ["brand", "other", "cap"]
+    assert unresolved_names(sql, definitions, {"brand": "Acme", "other": 1, "cap": 2}) == []

@@ -255,3 +255,24 @@ def test_mapped_parameters_must_name_a_declared_column_of_the_users_own_workflow
 def test_workflows_help() -> None:
     result = runner.invoke(app, ["workflows", "create", "--help"])
     assert result.exit_code == 0 and "--param" in result.output
+
+
+def test_a_template_whose_sql_reads_an_undefined_name_cannot_be_saved(
+    library: psycopg.Connection, recomamp_env: dict[str, str]
+) -> None:
+    library.execute(
+        "insert into query_templates (name, category, sql_template) values "
+        "('Brand impressions', 'Custom', %s)",
+        (
+            "select campaign, sum(impressions) as impressions from dsp_impressions "
+            "where advertiser = {{brand}} and impression_dt >= {{start_date}} group by 1",
+        ),
+    )
+    result = runner.invoke(
+        app,
+        ["workflows", "create", "--user", "ana@example.com", "--instance", "amcana01",
+         "--template", "Brand impressions"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "no value for {{brand}}" in result.output
+    assert workflows(library) == []
