@@ -79,7 +79,7 @@ class SimulatorConfig:
     token_lifetime_seconds: int = 3600
     download_url_ttl_seconds: int = 300
     max_running_per_instance: int = 10
-    result_file_max_bytes: int = 64 * 1024 * 1024
+    result_file_max_rows: int = 1_000_000
     aggregation_threshold: int = 100
     data_lag_hours: int = 48
     engine_threads: int = 2
@@ -138,7 +138,7 @@ _SCALARS: dict[str, type] = {
     "token_lifetime_seconds": int,
     "download_url_ttl_seconds": int,
     "max_running_per_instance": int,
-    "result_file_max_bytes": int,
+    "result_file_max_rows": int,
     "aggregation_threshold": int,
     "data_lag_hours": int,
     "engine_threads": int,
@@ -253,8 +253,8 @@ def validate(config: SimulatorConfig) -> SimulatorConfig:
             raise SimulatorConfigError(f"{name} = {getattr(config, name)}: must be >= 0")
     if config.max_running_per_instance < 1:
         raise SimulatorConfigError("max_running_per_instance must be at least 1")
-    if config.result_file_max_bytes < 1:
-        raise SimulatorConfigError("result_file_max_bytes must be at least 1")
+    if config.result_file_max_rows < 1:
+        raise SimulatorConfigError("result_file_max_rows must be at least 1")
     return config
 
 

@@ -16,6 +16,7 @@ row alongside. Rows below the threshold are dropped, or, when the workflow names
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from dataclasses import dataclass
@@ -705,32 +706,46 @@ class QueryRunner:
         window: DataWindow,
         rules: PrivacyRules | None,
         out_dir: Path,
-        max_file_bytes: int,
+        max_file_rows: int,
         header_only: bool = False,
     ) -> QueryResult:
-        """Run the query over the window's data and write `part-N.csv` files into out_dir."""
+        """Run the query over the window's data and write `part-N.csv` files into out_dir.
+
+        The sorted result stays inside DuckDB (which spills to disk when it must) and is copied
+        out `max_file_rows` rows per file; nothing of it passes through Python.
+        """
         final = _final_select(compiled, rules)
         if header_only:
             final = f"select * from ({final}) where false"
         out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in out_dir.glob("part-*.csv"):
+            stale.unlink()
+        files: list[str] = []
         with self._warehouse.session(window, set(compiled.tables)) as cur:
             with self._lock:
                 self._running[run_id] = cur
             try:
-                cur.execute(f"create temp view __sim_final as {final}")
-                described = cur.execute("describe __sim_final").fetchall()
-                target = str(out_dir).replace("'", "''")
-                row = cur.execute(
-                    f"copy (select * from __sim_final order by all) to '{target}' "
-                    f"(format csv, header true, file_size_bytes {int(max_file_bytes)}, "
-                    "filename_pattern 'part-{i}', overwrite_or_ignore true)"
-                ).fetchone()
+                cur.execute(
+                    f"create temp table __sim_result as select * from ({final}) order by all"
+                )
+                described = cur.execute("describe __sim_result").fetchall()
+                count = cur.execute("select count(*) from __sim_result").fetchone()
+                total = int(count[0]) if count else 0
+                per_file = max(1, int(max_file_rows))
+                for index in range(max(1, math.ceil(total / per_file))):
+                    name = f"part-{index}.csv"
+                    target = str(out_dir / name).replace("'", "''")
+                    cur.execute(
+                        "copy (select * from __sim_result "
+                        f"where rowid >= {index * per_file} and rowid < {(index + 1) * per_file} "
+                        f"order by rowid) to '{target}' (format csv, header true)"
+                    )
+                    files.append(name)
             except duckdb.Error as exc:
                 raise QueryRuntimeError(str(exc).split("\n")[0]) from exc
             finally:
                 with self._lock:
                     self._running.pop(run_id, None)
-        files = sorted((p.name for p in out_dir.glob("part-*.csv")), key=lambda n: int(n[5:-4]))
         columns = tuple(
             OutputColumn(
                 name,
@@ -739,7 +754,7 @@ class QueryRunner:
             )
             for idx, (name, kind, *_) in enumerate(described)
         )
-        return QueryResult(tuple(files), int(row[0]) if row else 0, columns)
+        return QueryResult(tuple(files), total, columns)
 
     def interrupt(self, run_id: str) -> None:
         with self._lock:

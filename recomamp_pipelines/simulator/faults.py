@@ -51,7 +51,7 @@ class Faults:
     truncate_next_downloads: int = 0
     hold_create_response_seconds: float = 0.0
     execution_seconds: float | None = None
-    result_file_max_bytes: int | None = None
+    result_file_max_rows: int | None = None
     download_url_ttl_seconds: int | None = None
 
     def updated(self, changes: dict[str, Any]) -> Faults:

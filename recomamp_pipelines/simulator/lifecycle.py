@@ -231,7 +231,7 @@ class Lifecycle:
             sim.data_window(window, created),
             rules,
             out_dir,
-            sim_state["result_file_max_bytes"],
+            sim_state["result_file_max_rows"],
             header_only=sim_state["fate"] == "header_only",
         )
 

@@ -445,8 +445,8 @@ class Simulator:
                 "workflow_key": workflow_id
                 if not workflow_id.startswith("transient_")
                 else "adhoc:" + hashlib.sha256(definition["sqlQuery"].encode()).hexdigest()[:16],
-                "result_file_max_bytes": self.faults.current.result_file_max_bytes
-                or self.config.result_file_max_bytes,
+                "result_file_max_rows": self.faults.current.result_file_max_rows
+                or self.config.result_file_max_rows,
             },
         }
         with self.store.transaction() as db:
