@@ -13,6 +13,7 @@ from recomamp_pipelines.results.staging import (
     StagedWeek,
     StagingError,
     discard_staged_week,
+    drop_abandoned_staging,
     preview_rows,
     stage_week,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "collection_report_metadata",
     "collection_totals",
     "discard_staged_week",
+    "drop_abandoned_staging",
     "map_output_column",
     "map_output_columns",
     "parquet_path",

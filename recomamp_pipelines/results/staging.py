@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,8 @@ from recomamp_pipelines.results.summary_stats import SummaryStats
 from recomamp_pipelines.results.target import STAGING_SCHEMA, ResultTarget, parquet_path
 
 DEFAULT_PREVIEW_ROWS = 20
+# A staged week is published or discarded within its run; one this old was abandoned.
+ABANDONED_AFTER = timedelta(hours=24)
 # Batches waiting for the Parquet writer; bounds memory when it falls behind PostgreSQL.
 MAX_PENDING_BATCHES = 2
 # Connection settings handed on to the ADBC connection that loads the staging table.
@@ -195,6 +197,13 @@ def _create_staging_table(
                 columns=column_definitions(columns, staging=True),
             )
         )
+        cur.execute(
+            compose(
+                "comment_staging_table",
+                staging_table=staging_table,
+                staged_at=sql.Literal(datetime.now(UTC).isoformat()),
+            )
+        )
 
 
 def _load_staging_table(
@@ -283,6 +292,48 @@ def discard_staged_week(conn: psycopg.Connection, staged: StagedWeek) -> None:
     with conn.transaction():
         conn.execute(compose("drop_staging_table", staging_table=staged.staging_table))
     staged.parquet_temp_path.unlink(missing_ok=True)
+
+
+def drop_abandoned_staging(
+    conn: psycopg.Connection,
+    *,
+    older_than: timedelta = ABANDONED_AFTER,
+    results_root: Path | None = None,
+) -> list[str]:
+    """Drop staging tables (and temporary Parquet files) that a crashed run left behind.
+
+    A staged week is published or discarded within its run; one older than `older_than` was
+    abandoned. Returns the names of the dropped tables.
+    """
+    cutoff = datetime.now(UTC) - older_than
+    dropped = []
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(compose("staging_tables"), {"schema_name": STAGING_SCHEMA})
+        for table_name, staged_at in cur.fetchall():
+            if _staged_before(staged_at, cutoff):
+                cur.execute(
+                    compose(
+                        "drop_staging_table",
+                        staging_table=sql.Identifier(STAGING_SCHEMA, table_name),
+                    )
+                )
+                dropped.append(table_name)
+    if results_root is not None and results_root.exists():
+        for temp_file in results_root.rglob(".*.tmp"):
+            modified = datetime.fromtimestamp(temp_file.stat().st_mtime, UTC)
+            if modified < cutoff:
+                temp_file.unlink(missing_ok=True)
+    return dropped
+
+
+def _staged_before(staged_at: str | None, cutoff: datetime) -> bool:
+    """Whether a staging table's comment says it was staged before `cutoff`."""
+    if not staged_at:
+        return False
+    try:
+        return datetime.fromisoformat(staged_at) < cutoff
+    except ValueError:
+        return False
 
 
 def preview_rows(

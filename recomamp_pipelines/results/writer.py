@@ -24,9 +24,15 @@ from psycopg import sql
 
 from recomamp_pipelines.results.columns import RESERVED_COLUMNS, ResultColumn
 from recomamp_pipelines.results.sql import compose
-from recomamp_pipelines.results.staging import StagedWeek, column_definitions, column_list
+from recomamp_pipelines.results.staging import (
+    StagedWeek,
+    StagingError,
+    column_definitions,
+    column_list,
+)
 from recomamp_pipelines.results.target import (
     RESULTS_SCHEMA,
+    STAGING_SCHEMA,
     ResultTarget,
     results_table,
     results_table_name,
@@ -118,6 +124,15 @@ def publish_week(conn: psycopg.Connection, staged: StagedWeek) -> PublishedWeek:
     table_name = f"{RESULTS_SCHEMA}.{results_table_name(target.workflow_id)}"
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(compose("lock_results_table"), {"table_name": table_name})
+        cur.execute(
+            compose("staging_table_exists"),
+            {"qualified_name": f"{STAGING_SCHEMA}.{staged.staging_table_name}"},
+        )
+        if not cur.fetchone()[0]:  # type: ignore[index]
+            raise StagingError(
+                f"staged week {staged.staging_table_name} of {target.source_kind} "
+                f"{target.source_id} ({target.period_label}) was already published or discarded"
+            )
         published = published_columns(conn, target.workflow_id)
         if published:
             drifts = schema_drift(published, staged.columns)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,6 +20,7 @@ from recomamp_pipelines.results import (
     StagedWeek,
     StagingError,
     discard_staged_week,
+    drop_abandoned_staging,
     parquet_path,
     preview_rows,
     publish_week,
@@ -494,3 +497,31 @@ def test_a_reader_never_sees_a_half_replaced_week(
 
     assert seen <= {5000, 20000}
     assert 5000 in seen
+
+
+def test_a_staged_week_is_published_once(db_conn: Conn, tmp_path: Path) -> None:
+    staged = stage(db_conn, tmp_path, [write_csv(tmp_path / "a.csv", ROWS)])
+    publish_week(db_conn, staged)
+
+    with pytest.raises(StagingError, match="already published or discarded"):
+        publish_week(db_conn, staged)
+
+
+def test_staging_left_by_a_crashed_run_is_dropped_after_a_day(
+    db_conn: Conn, tmp_path: Path
+) -> None:
+    abandoned = stage(db_conn, tmp_path, [write_csv(tmp_path / "a.csv", ROWS)])
+    current = stage(db_conn, tmp_path, [write_csv(tmp_path / "b.csv", ROWS)])
+    db_conn.execute(
+        f"comment on table results_staging.{abandoned.staging_table_name} "
+        "is '2024-01-01T00:00:00+00:00'"
+    )
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(abandoned.parquet_temp_path, (two_days_ago, two_days_ago))
+
+    dropped = drop_abandoned_staging(db_conn, results_root=tmp_path / "results")
+
+    assert dropped == [abandoned.staging_table_name]
+    assert not abandoned.parquet_temp_path.exists()
+    assert current.parquet_temp_path.exists()
+    assert publish_week(db_conn, current).row_count == 5
