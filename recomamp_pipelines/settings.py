@@ -25,7 +25,8 @@ AMC_TOKEN_URL = "AMC_TOKEN_URL"
 AMC_CLIENT_ID = "AMC_CLIENT_ID"
 AMC_CLIENT_SECRET = "AMC_CLIENT_SECRET"  # noqa: S105 - a variable name, not a secret
 RECOMAMP_WEEK_START_DAY = "RECOMAMP_WEEK_START_DAY"
-RECOMAMP_MAX_AMC_EXECUTIONS = "RECOMAMP_MAX_AMC_EXECUTIONS"
+RECOMAMP_AMC_POLL_INITIAL_SECONDS = "RECOMAMP_AMC_POLL_INITIAL_SECONDS"
+RECOMAMP_AMC_POLL_MAX_SECONDS = "RECOMAMP_AMC_POLL_MAX_SECONDS"
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -48,7 +49,8 @@ class Settings:
     amc_client_id: str | None
     amc_client_secret: str | None = field(repr=False)
     week_start_day: int = 0
-    max_amc_executions_per_instance: int = 10
+    amc_poll_initial_seconds: float = 15.0
+    amc_poll_max_seconds: float = 60.0
 
     @property
     def settings_file(self) -> Path:
@@ -111,6 +113,16 @@ def parse_week_start_day(value: str) -> int:
     )
 
 
+def _positive_seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise SettingsError(f"{name}={value!r}: expected a number of seconds greater than 0")
+    return seconds
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Resolve the settings from the environment, then the settings file, then defaults."""
     env = os.environ if environ is None else environ
@@ -124,9 +136,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return value or None
 
     keys = [key.strip() for key in (get(RECOMAMP_ENCRYPTION_KEYS) or "").split(",") if key.strip()]
-    max_exec = get(RECOMAMP_MAX_AMC_EXECUTIONS) or "10"
-    if not max_exec.isdigit() or int(max_exec) < 1:
-        raise SettingsError(f"{RECOMAMP_MAX_AMC_EXECUTIONS}={max_exec!r}: expected an integer >= 1")
     return Settings(
         home=home,
         database_url=get(DATABASE_URL),
@@ -138,5 +147,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         amc_client_id=get(AMC_CLIENT_ID),
         amc_client_secret=get(AMC_CLIENT_SECRET),
         week_start_day=parse_week_start_day(get(RECOMAMP_WEEK_START_DAY) or "monday"),
-        max_amc_executions_per_instance=int(max_exec),
+        amc_poll_initial_seconds=_positive_seconds(
+            RECOMAMP_AMC_POLL_INITIAL_SECONDS, get(RECOMAMP_AMC_POLL_INITIAL_SECONDS) or "15"
+        ),
+        amc_poll_max_seconds=_positive_seconds(
+            RECOMAMP_AMC_POLL_MAX_SECONDS, get(RECOMAMP_AMC_POLL_MAX_SECONDS) or "60"
+        ),
     )

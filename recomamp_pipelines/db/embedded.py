@@ -24,7 +24,7 @@ class EmbeddedServerError(RuntimeError):
     """The embedded PostgreSQL could not be started or stopped."""
 
 
-def _server(data_dir: Path):  # type: ignore[no-untyped-def]
+def _server(data_dir: Path):  # noqa: ANN202 - pgserver's class is private
     # pgserver keeps its lock file in the runtime dir; without XDG_RUNTIME_DIR it says so
     # loudly on every command and then uses /tmp, which is what we want anyway.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -44,7 +44,9 @@ def ensure_embedded(data_dir: Path, database: str = EMBEDDED_DATABASE) -> str:
     server = _server(data_dir)
     admin_url = server.get_uri()
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
+        exists = conn.execute(
+            "select 1 from pg_database where datname = %s", (database,)
+        ).fetchone()
         if not exists:
             try:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
@@ -66,7 +68,11 @@ def stop_embedded(data_dir: Path) -> bool:
 
     server = _server(data_dir)
     try:
-        _commands.pg_ctl(["-w", "stop"], pgdata=data_dir, user=server.system_user)
+        _commands.pg_ctl(  # type: ignore[attr-defined]
+            ["-w", "stop"], pgdata=data_dir, user=server.system_user
+        )
     except Exception as exc:
-        raise EmbeddedServerError(f"could not stop the embedded PostgreSQL in {data_dir}: {exc}") from exc
+        raise EmbeddedServerError(
+            f"could not stop the embedded PostgreSQL in {data_dir}: {exc}"
+        ) from exc
     return True

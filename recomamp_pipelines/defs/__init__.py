@@ -1,0 +1,1 @@
+"""Dagster glue: assets, checks, sensors, schedules and resources, assembled in definitions.py."""

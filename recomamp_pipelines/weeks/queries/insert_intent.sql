@@ -1,0 +1,12 @@
+insert into workflow_executions (
+    workflow_id, user_id, instance_id, collection_id, week_start_date, status, parameters,
+    sql_hash, amc_workflow_id, time_window_start, time_window_end, time_window_time_zone,
+    parameter_values, dagster_run_id, heartbeat_at, retry_count
+)
+values (
+    %(workflow_id)s, %(user_id)s, %(instance_id)s, %(collection_id)s, %(week_start_date)s,
+    'PENDING', %(parameters)s, %(sql_hash)s, %(amc_workflow_id)s, %(time_window_start)s,
+    %(time_window_end)s, %(time_window_time_zone)s, %(parameter_values)s, %(dagster_run_id)s,
+    now(), %(retry_count)s
+)
+returning id, created_at
