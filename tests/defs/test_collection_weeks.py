@@ -8,10 +8,10 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from recomamp_pipelines.definitions import defs
 from recomamp_pipelines.defs.collections.assets import WEEKLY_RESULTS
 from recomamp_pipelines.defs.collections.sensors import collections_sensor
 from recomamp_pipelines.defs.resources import RecomampResource
-from recomamp_pipelines.definitions import defs
 from tests.defs.conftest import Pipeline
 
 
@@ -82,7 +82,7 @@ def test_backfill_publishes_every_week_with_stats_checks_and_metadata(pipeline: 
         collection.collection_id,
     )
     assert [row[0] for row in rows] == ["SUCCESS"] * 3
-    for status, result_rows, stats, checksum, execution_id, same_id, amc_id in rows:
+    for _status, result_rows, stats, checksum, execution_id, same_id, amc_id in rows:
         assert result_rows > 0
         assert stats["row_count"] == result_rows
         assert stats["impressions_sum"] > 0
