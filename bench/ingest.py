@@ -2,8 +2,9 @@
 
 Generates an AMC-like CSV result (a dozen columns: strings, longs, doubles, a boolean), then in
 one run times
-  (a) our full ingest: CSV -> staging COPY (+ Parquet and summary_stats in a thread) -> quality
-      checks on SQL aggregates -> publish (one transaction) -> Parquet renamed into place;
+  (a) our full ingest: CSV parsed once by Arrow -> staging table by binary COPY (ADBC), with the
+      Parquet file, summary_stats and checksum written by a thread -> quality checks on SQL
+      aggregates -> publish (one transaction) -> Parquet renamed into place;
   (b) plain psycopg `COPY FROM STDIN` of the same bytes into a table shaped like ours;
   (c) pandas `read_csv` in chunks + `to_sql` (SQLAlchemy, method=None) into the same shape;
 and measures the peak memory of ingesting a larger result in a fresh subprocess (RSS above the
@@ -169,7 +170,7 @@ def run_ours(conn: psycopg.Connection, csv_path: Path, root: Path) -> tuple[floa
     phases: dict[str, float] = {}
     started = time.perf_counter()
     staged = stage_week(conn, [csv_path], OUTPUT_COLUMNS, target, results_root=root)
-    phases["stage (COPY + Parquet + stats + checksum)"] = time.perf_counter() - started
+    phases["stage (ADBC COPY + Parquet, stats, checksum)"] = time.perf_counter() - started
     mark = time.perf_counter()
     outcomes = check_staged_week(conn, staged, previous_weeks_stats=[])
     phases["checks"] = time.perf_counter() - mark

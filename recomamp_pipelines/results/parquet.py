@@ -43,7 +43,8 @@ class ResultFileError(ValueError):
 
 def read_header(path: Path) -> list[str] | None:
     """The column names in a CSV file's header, or None for an empty (0-byte) file."""
-    with path.open(newline="", encoding="utf-8") as handle:
+    # utf-8-sig: a byte-order mark must not become part of the first column's name.
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         first_row = next(csv.reader(handle), None)
     if first_row is None:
         return None

@@ -64,7 +64,7 @@ JsonValue = str | int | float | bool | None
 
 
 class StagingError(RuntimeError):
-    """A week's result could not be staged; nothing of it was kept."""
+    """A week's result could not be staged (nothing of it was kept), or its staging is gone."""
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,9 @@ def stage_week(
     `files` may be several CSV files of one result, each with a header (possibly header-only,
     possibly empty). `conn` must not be inside a transaction: the staging table is committed
     before a second connection loads it. Re-staging the same `execution_id` replaces its earlier
-    staging table. On failure the staging table and the temporary Parquet file are removed and
-    StagingError is raised.
+    staging table. Output columns or file headers that cannot be stored raise ResultColumnError
+    or ResultFileError before anything is created; a failure while loading removes the staging
+    table and the temporary Parquet file and raises StagingError.
     """
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise StagingError(

@@ -274,3 +274,21 @@ def test_an_unknown_amc_type_warns(db_conn: Conn, tmp_path: Path) -> None:
 
     assert (outcome.passed, outcome.severity) == (False, "WARN")
     assert outcome.metadata["reason"] == "stored as text: asins (ARRAY)"
+
+
+def test_a_result_without_numeric_columns_passes(db_conn: Conn, tmp_path: Path) -> None:
+    columns = [{"name": "campaign", "dataType": "STRING"}, {"name": "device", "dataType": "STRING"}]
+    staged = stage(
+        db_conn,
+        tmp_path,
+        [["a", "Phone"], ["b", "TV"]],
+        output_columns=columns,
+        header=["campaign", "device"],
+    )
+
+    outcomes = check_staged_week(db_conn, staged, previous_weeks_stats=[{"row_count": 2}])
+
+    assert [(o.name, o.passed) for o in outcomes if not o.passed] == []
+    assert outcomes_by_name(outcomes)["metrics_non_negative"].metadata["reason"] == (
+        "not applicable: the result has no metric column"
+    )

@@ -181,6 +181,8 @@ def test_results_split_over_files_with_a_header_only_and_an_empty_file(
         tmp_path / "part-3.csv",
     ]
     files[3].write_bytes(b"")
+    # A byte-order mark in front of a header is not part of the first column's name.
+    files[2].write_bytes(b"\xef\xbb\xbf" + files[2].read_bytes())
 
     staged = stage(db_conn, tmp_path, files)
     published = publish_week(db_conn, staged)
