@@ -8,6 +8,8 @@ afterwards. Each test gets a clean database cloned from a template migrated once
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +35,7 @@ def _worker() -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     """A server where tests may create databases."""
     configured = os.environ.get("DATABASE_URL")
     if configured:
@@ -41,12 +43,15 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     import pgserver
 
-    data_dir = tmp_path_factory.mktemp("pg")
+    # Not under pytest's temp root: pytest prunes old run directories there, which would pull
+    # the data directory from under a server that another run is still using.
+    data_dir = Path(tempfile.mkdtemp(prefix="recomamp-test-pg-"))
     server = pgserver.get_server(data_dir, cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _create_database(admin_url: str, name: str, template: str | None = None) -> str:
@@ -111,9 +116,7 @@ def db_conn(db_url: str) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture
-def recomamp_env(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
+def recomamp_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Environment for `recomamp` commands run against the test database."""
     from recomamp_pipelines.crypto import generate_key
 

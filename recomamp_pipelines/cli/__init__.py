@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
+import dagster
 import typer
 
 from recomamp_pipelines.cli import amc as amc_commands
+from recomamp_pipelines.cli import collections as collections_commands
 from recomamp_pipelines.cli import db as db_commands
+from recomamp_pipelines.cli import demo as demo_commands
 from recomamp_pipelines.cli import simulator as simulator_commands
 from recomamp_pipelines.cli import templates as templates_commands
 from recomamp_pipelines.cli import users as users_commands
@@ -23,8 +28,14 @@ app.add_typer(amc_commands.app, name="amc")
 app.add_typer(templates_commands.app, name="templates")
 app.add_typer(workflows_commands.app, name="workflows")
 app.add_typer(simulator_commands.app, name="amc-simulator")
+app.add_typer(collections_commands.app, name="collections")
+app.command("backfill")(collections_commands.backfill)
+app.command("demo")(demo_commands.demo)
+app.command("dev")(demo_commands.dev)
 
 
 def main() -> None:
     """Entry point of the `recomamp` console script."""
+    # Partitioned asset checks are a preview feature of Dagster 1.13; say so once, in the README.
+    warnings.filterwarnings("ignore", category=dagster.PreviewWarning)
     app()

@@ -12,6 +12,7 @@ import typer
 from recomamp_pipelines.crypto import EncryptionKeyError
 from recomamp_pipelines.db.connection import DatabaseUnavailableError
 from recomamp_pipelines.db.embedded import EmbeddedServerError
+from recomamp_pipelines.db.migrations import MigrationError
 from recomamp_pipelines.settings import Settings, SettingsError, load_settings
 
 
@@ -23,6 +24,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
 #: Exceptions whose message is meant for the user; anything else keeps its traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (
     SettingsError,
+    MigrationError,
     DatabaseUnavailableError,
     EmbeddedServerError,
     EncryptionKeyError,

@@ -5,8 +5,11 @@ from __future__ import annotations
 import typer
 
 from recomamp_pipelines.cli.common import fail, settings, user_errors
-from recomamp_pipelines.db.connection import database_url, describe_url
+from recomamp_pipelines.db.connection import connect, database_url, describe_url
 from recomamp_pipelines.db.embedded import embedded_running, stop_embedded
+from recomamp_pipelines.db.migrations import status as migration_status
+from recomamp_pipelines.db.migrations import upgrade as run_upgrade
+from recomamp_pipelines.templates.sync import sync as sync_templates
 
 app = typer.Typer(help="The RecomAMP database: migrations, status, the embedded server.")
 
@@ -14,15 +17,12 @@ app = typer.Typer(help="The RecomAMP database: migrations, status, the embedded 
 @app.command()
 def upgrade() -> None:
     """Apply pending migrations (each in its own transaction) and sync the template library."""
-    from recomamp_pipelines.db.migrations import MigrationError, upgrade as run_upgrade
-
     config = settings()
     with user_errors():
         url = database_url(config)
-        try:
-            applied = run_upgrade(url)
-        except MigrationError as exc:
-            fail(str(exc))
+        applied = run_upgrade(url)
+        with connect(url, autocommit=True) as conn:
+            report = sync_templates(conn)
     target = describe_url(url)
     if applied:
         typer.echo(f"Applied {len(applied)} migration(s) to {target}:")
@@ -30,23 +30,19 @@ def upgrade() -> None:
             typer.echo(f"  {migration_id}")
     else:
         typer.echo(f"{target} is up to date.")
+    typer.echo(f"Template library: {report.summary()}.")
 
 
 @app.command()
 def status() -> None:
     """Show which database is used and which migrations are applied."""
-    from recomamp_pipelines.db.migrations import MigrationError, status as migration_status
-
     config = settings()
     if config.uses_embedded_database:
         state = "running" if embedded_running(config.embedded_data_dir) else "stopped"
         typer.echo(f"Embedded PostgreSQL ({state}), data in {config.embedded_data_dir}")
     with user_errors():
         url = database_url(config)
-        try:
-            migrations = migration_status(url)
-        except MigrationError as exc:
-            fail(str(exc))
+        migrations = migration_status(url)
     typer.echo(f"Database: {describe_url(url)}")
     pending = 0
     for migration in migrations:

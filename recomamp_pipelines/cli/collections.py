@@ -1,0 +1,199 @@
+"""`recomamp collections` and `recomamp backfill`: report data collections and their weeks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from recomamp_pipelines.cli.common import fail, settings, user_errors
+from recomamp_pipelines.collections import (
+    CollectionInputError,
+    create_collection,
+    list_collections,
+    set_collection_status,
+)
+from recomamp_pipelines.db.connection import connect, database_url
+from recomamp_pipelines.weeks.calendar import WeekCalendarError
+
+if TYPE_CHECKING:
+    from recomamp_pipelines.launch import BackfillReport
+
+app = typer.Typer(help="Report data collections: a workflow run for every week of a range.")
+console = Console()
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r}: expected a date as YYYY-MM-DD")
+
+
+def _collection_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        fail(f"collection id {value!r}: expected a UUID (see `recomamp collections list`)")
+
+
+@app.command()
+def create(
+    user: str = typer.Option(..., "--user", help="Owner's email."),
+    workflow: str = typer.Option(..., "--workflow", help="The owner's workflow: name or id."),
+    start: str = typer.Option(..., "--from", help="First day of the range (YYYY-MM-DD)."),
+    end: str = typer.Option(..., "--to", help="Last day of the range (YYYY-MM-DD)."),
+    name: str | None = typer.Option(None, "--name", help="Collection name."),
+) -> None:
+    """Create a collection: the workflow run for every week overlapping the range."""
+    first, last = _date(start, "--from"), _date(end, "--to")
+    assert first is not None and last is not None
+    config = settings()
+    with user_errors(), connect(database_url(config), autocommit=True) as conn:
+        try:
+            collection_id = create_collection(
+                conn,
+                user_email=user,
+                workflow=workflow,
+                start_date=first,
+                end_date=last,
+                name=name,
+            )
+        except (CollectionInputError, WeekCalendarError) as exc:
+            fail(str(exc))
+    typer.echo(f"Created collection {collection_id}.")
+
+
+@app.command("list")
+def list_command(
+    user: str | None = typer.Option(None, "--user", help="Only this user's collections."),
+) -> None:
+    """List collections with their progress."""
+    config = settings()
+    with user_errors(), connect(database_url(config)) as conn:
+        rows = list_collections(conn, user)
+    table = Table("id", "name", "owner", "range", "status", "weeks", "progress")
+    for row in rows:
+        table.add_row(
+            str(row.collection_id),
+            row.name,
+            row.owner,
+            f"{row.start_date} .. {row.end_date}",
+            row.status,
+            f"{row.completed_weeks}/{row.total_weeks} ok, {row.failed_weeks} failed",
+            f"{row.progress_percentage:.0f}%",
+        )
+    console.print(table)
+
+
+def _set_status(collection: str, status: str) -> None:
+    config = settings()
+    with user_errors(), connect(database_url(config), autocommit=True) as conn:
+        try:
+            old = set_collection_status(conn, _collection_id(collection), status)
+        except CollectionInputError as exc:
+            fail(str(exc))
+    typer.echo(f"Collection {collection}: {old} -> {status}.")
+
+
+@app.command()
+def pause(collection: str = typer.Argument(..., help="Collection id.")) -> None:
+    """Pause a collection: its weeks are refused until it is resumed."""
+    _set_status(collection, "PAUSED")
+
+
+@app.command()
+def resume(collection: str = typer.Argument(..., help="Collection id.")) -> None:
+    """Resume a paused collection."""
+    _set_status(collection, "ACTIVE")
+
+
+def print_report(report: BackfillReport) -> None:
+    table = Table("week", "outcome", "details", title=f"Collection {report.collection.name}")
+    colours = {"failed": "red", "refused": "yellow", "reused": "cyan"}
+    for week in report.weeks:
+        colour = colours.get(week.outcome, "green")
+        table.add_row(
+            week.week_start_date.isoformat(), f"[{colour}]{week.outcome}[/{colour}]", week.message
+        )
+    console.print(table)
+    counts: dict[str, int] = {}
+    for week in report.weeks:
+        counts[week.outcome] = counts.get(week.outcome, 0) + 1
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    run = f" (Dagster run {report.run_id})" if report.run_id else ""
+    console.print(f"{len(report.weeks)} week(s): {summary}{run}")
+
+
+def backfill_command(
+    collection: str,
+    start: str | None,
+    end: str | None,
+    refresh: bool,
+    only_failed: bool = False,
+) -> None:
+    # Dagster loads only for the commands that run it.
+    from recomamp_pipelines.launch import BackfillRequestError, run_backfill
+
+    config = settings()
+    first, last = _date(start, "--from"), _date(end, "--to")
+    with (
+        user_errors(),
+        Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
+        task = progress.add_task("weeks", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            report = run_backfill(
+                config,
+                collection,
+                first=first,
+                last=last,
+                refresh=refresh,
+                only_failed=only_failed,
+                on_progress=on_progress,
+            )
+        except BackfillRequestError as exc:
+            fail(str(exc))
+    print_report(report)
+    if any(week.outcome == "failed" for week in report.weeks) or not report.succeeded:
+        raise typer.Exit(1)
+
+
+@app.command("retry-failed")
+def retry_failed(collection: str = typer.Argument(..., help="Collection id.")) -> None:
+    """Run the collection's FAILED weeks again (the weeks that succeeded are left alone)."""
+    backfill_command(str(_collection_id(collection)), None, None, False, only_failed=True)
+
+
+def backfill(
+    collection: str = typer.Option(..., "--collection", help="Collection id or partition key."),
+    start: str | None = typer.Option(None, "--from", help="First week to include (YYYY-MM-DD)."),
+    end: str | None = typer.Option(None, "--to", help="Last week to include (YYYY-MM-DD)."),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Run weeks again even when their result is up to date."
+    ),
+) -> None:
+    """Backfill a collection's weeks through Dagster, without the daemon.
+
+    Weeks already published with the same query and window are reused (no AMC call) unless
+    --refresh is given. Ends with a summary naming every week's outcome.
+    """
+    backfill_command(collection, start, end, refresh)
