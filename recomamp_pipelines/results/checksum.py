@@ -62,10 +62,18 @@ class RowDigest:
 def _value_hashes(values: pa.Array) -> np.ndarray:
     """One hash per value; the same value hashes the same whatever else is in the batch."""
     if pa.types.is_string(values.type):
-        # Siphash over each string's UTF-8 bytes; categorising first costs more than it saves
-        # on the high-cardinality columns (campaign names, ids) results are made of.
-        strings = pc.fill_null(values, "").to_numpy(zero_copy_only=False)
-        hashes = pd.util.hash_array(strings, categorize=False)
+        encoded = pc.dictionary_encode(values)
+        if len(encoded.dictionary) == 0:
+            return np.full(len(values), _NULL_HASH, dtype=np.uint64)
+        if 2 * len(encoded.dictionary) <= len(values):
+            # Few distinct strings (product types, devices): hash each once, spread by index.
+            distinct = pd.util.hash_array(
+                encoded.dictionary.to_numpy(zero_copy_only=False), categorize=False
+            )
+            hashes = distinct[pc.fill_null(encoded.indices, 0).to_numpy()]
+        else:
+            strings = pc.fill_null(values, "").to_numpy(zero_copy_only=False)
+            hashes = pd.util.hash_array(strings, categorize=False)
     else:
         hashes = pd.util.hash_array(_fixed_width(values).to_numpy(zero_copy_only=False))
     if values.null_count:

@@ -128,7 +128,8 @@ def publish_week(conn: psycopg.Connection, staged: StagedWeek) -> PublishedWeek:
             compose("staging_table_exists"),
             {"qualified_name": f"{STAGING_SCHEMA}.{staged.staging_table_name}"},
         )
-        if not cur.fetchone()[0]:  # type: ignore[index]
+        row = cur.fetchone()
+        if row is None or not row[0]:
             raise StagingError(
                 f"staged week {staged.staging_table_name} of {target.source_kind} "
                 f"{target.source_id} ({target.period_label}) was already published or discarded"
