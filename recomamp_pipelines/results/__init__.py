@@ -1,4 +1,18 @@
-"""One week's AMC result: staged in PostgreSQL, summarised, published as a table and Parquet."""
+"""One week's AMC result: staged in PostgreSQL, summarised, published as a table and Parquet.
+
+The life of a week, as the orchestration drives it:
+
+    staged = stage_week(conn, csv_paths, execution.output_columns, target, results_root=root)
+    outcomes = check_staged_week(conn, staged, previous_weeks_stats=[...])  # quality package
+    if any(outcome.blocks_publish for outcome in outcomes):
+        discard_staged_week(conn, staged)
+    else:
+        published = publish_week(conn, staged)  # row_count, bytes, checksum, parquet_path
+
+`staged.summary_stats` goes to `report_data_weeks.summary_stats`, `preview_rows(conn, staged)` to
+`workflow_executions.result_data`, and `collection_report_metadata(weeks)` recomputes the
+collection's `report_metadata`.
+"""
 
 from __future__ import annotations
 
