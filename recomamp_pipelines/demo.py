@@ -21,7 +21,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from recomamp_pipelines.crypto import TokenCipher
+from recomamp_pipelines.crypto import TokenCipher, ensure_local_key
 from recomamp_pipelines.db.connection import database_url, describe_url
 from recomamp_pipelines.db.migrations import upgrade
 from recomamp_pipelines.sample.account import LoadedCollection, load_sample_account, sample_users
@@ -99,6 +99,9 @@ def demo_settings(settings: Settings) -> Settings:
         RECOMAMP_RESULTS_ROOT: str(settings.results_root),
     }
     write_settings_file(settings.settings_file, values)
+    if not settings.encryption_keys:
+        # The demo keeps its own key in the settings file, whichever database it uses.
+        ensure_local_key(settings)
     # The demo talks to its simulator whatever the environment says about AMC.
     for key in (AMC_API_URL, AMC_TOKEN_URL, AMC_CLIENT_ID, AMC_CLIENT_SECRET):
         os.environ[key] = values[key]
