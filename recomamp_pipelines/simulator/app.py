@@ -265,6 +265,7 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
 
     async def reset(request: Request) -> Response:
         await run_in_threadpool(sim.reset)
+        lifecycle.forget_all()
         return JSONResponse({"reset": True})
 
     async def invalidate_tokens(request: Request) -> Response:

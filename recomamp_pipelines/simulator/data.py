@@ -10,8 +10,8 @@ instead of being cached.
 Three advertisers (one of them selling books, with ten-digit ISBN ASINs such as 0345391802),
 12 DSP campaigns (36 line items, 72 creatives), 24 sponsored ads campaigns across products,
 brands, display and television, 15 ASINs and 1,000,000 users (times `data_scale`). A default week
-holds about 1.75 million DSP impressions, 1.75 million sponsored ads impressions, 11,000 DSP
-clicks, 55,000 sponsored ads clicks and 40,000 attributed conversions.
+holds about 1.1 million DSP impressions, 1.1 million sponsored ads impressions, 7,500 DSP clicks,
+33,000 sponsored ads clicks and 23,000 attributed conversions.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ EPOCH = date(1970, 1, 1)
 
 DSP_CLICK_BLOCK = 140
 SA_CLICK_BLOCK = 32
-BASE_DSP_IMPRESSIONS = 250_000
-BASE_SA_IMPRESSIONS = 250_000
-BASE_ORGANIC_CONVERSIONS = 5_000
+BASE_DSP_IMPRESSIONS = 150_000
+BASE_SA_IMPRESSIONS = 150_000
+BASE_ORGANIC_CONVERSIONS = 3_000
 BASE_USERS = 1_000_000
 VIEW_THROUGH_RATE = 0.010
 DSP_CLICK_CONVERSION_RATE = 0.25
@@ -320,16 +320,6 @@ class _LocalTime:
         return f"timezone('{self._zone}', cast({column} as timestamptz))"
 
 
-class _UserId:
-    """Formats `{user:index}` as the opaque user id string of a user index."""
-
-    def __init__(self, seed: int) -> None:
-        self._seed = seed
-
-    def __format__(self, column: str) -> str:
-        return f"printf('%016x', hash({column}, {self._seed}))"
-
-
 @dataclass(frozen=True)
 class DataWindow:
     """What one execution may read: instants [start, end) in `time_zone`, before `clock`."""
@@ -581,7 +571,6 @@ class Warehouse:
             "clock": sql_timestamp(window.clock),
             "history": sql_timestamp(window.history_start),
             "local": _LocalTime(window.time_zone, offset),
-            "user": _UserId(self.seed),
         }
         for table in sorted(tables):
             if table in ("dsp_impressions", "dsp_clicks"):

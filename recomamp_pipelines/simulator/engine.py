@@ -526,6 +526,9 @@ def _source_lineage(scope: Scope, lineages: dict[int, _Lineage | None]) -> exp.E
                 found.append(column)
     if len(found) <= 1:
         return found[0] if found else None
+    if not any(f.meta.get("is_list") for f in found):
+        # AMC joins on user_id: a joined row is one user, whichever side (outer joins) has it.
+        return exp.Coalesce(this=found[0], expressions=found[1:])
     # A joined row speaks for the users of all its sides (NULLs of outer joins drop out later).
     combined: exp.Expression = _as_list(found[0])
     for other in found[1:]:

@@ -59,6 +59,15 @@ class Lifecycle:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def forget_all(self) -> None:
+        """Drop every query in flight (after a reset: their executions are gone)."""
+        with self._lock:
+            running = list(self._in_flight)
+            self._in_flight.clear()
+            self._outcomes.clear()
+        for execution_id in running:
+            self._sim.runner.interrupt(execution_id)
+
     def tick(self) -> None:
         with self._tick_lock:
             now = self._sim.clock.now()

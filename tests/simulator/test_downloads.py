@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
-from tests.fixtures.amc_simulator import AmcSimulator
 from tests.simulator.helpers import DSP_BY_CAMPAIGN, Amc, last_full_week
 
 POSTAL_CODES = "SELECT postal_code, SUM(impressions) AS impressions FROM dsp_impressions GROUP BY 1"
@@ -45,14 +43,8 @@ def test_urls_are_fetched_without_any_header(amc: Amc) -> None:
     ]
 
 
-def test_no_download_before_the_output_exists(
-    amc_simulator_factory: Callable[..., AmcSimulator],
-) -> None:
-    amc = Amc(
-        amc_simulator_factory(
-            clock=datetime(2025, 3, 5, tzinfo=UTC), freeze_clock=True, execution_seconds=60
-        )
-    )
+def test_no_download_before_the_output_exists(frozen: Amc) -> None:
+    amc = frozen
     created = amc.run(DSP_BY_CAMPAIGN, datetime(2025, 2, 24), datetime(2025, 2, 25))
     execution_id = created["workflowExecutionId"]
 

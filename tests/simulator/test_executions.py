@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-import pytest
-
-from tests.fixtures.amc_simulator import AmcSimulator
 from tests.simulator.helpers import DSP_BY_CAMPAIGN, Amc, last_full_week
 
 EXECUTION_FIELDS = {
@@ -33,7 +29,6 @@ EXECUTION_FIELDS = {
     "ignoreDataGaps",
     "disableAggregationControls",
 }
-FROZEN_AT = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)
 ONE_HOUR = "SELECT campaign, SUM(impressions) AS impressions FROM dsp_impressions GROUP BY 1"
 
 
@@ -55,13 +50,6 @@ def finish(amc: Amc, execution_id: str) -> dict:
     wait_for(amc, execution_id, "RUNNING")
     amc.sim.advance_clock(60)
     return wait_for(amc, execution_id, "SUCCEEDED")
-
-
-@pytest.fixture
-def frozen(amc_simulator_factory: Callable[..., AmcSimulator]) -> Amc:
-    """A simulator of its own whose clock stands still, with 60-second executions."""
-    sim = amc_simulator_factory(clock=FROZEN_AT, freeze_clock=True, execution_seconds=60)
-    return Amc(sim)
 
 
 def test_ad_hoc_execution_is_flat_and_succeeds(amc: Amc) -> None:
@@ -236,10 +224,9 @@ def test_cancel_only_while_pending_or_running(frozen: Amc) -> None:
     assert frozen.get(f"{path}/downloadUrls").status_code == 404
 
 
-def test_execution_timeout_fails_the_execution(
-    amc_simulator_factory: Callable[..., AmcSimulator],
-) -> None:
-    amc = Amc(amc_simulator_factory(clock=FROZEN_AT, freeze_clock=True, execution_seconds=600))
+def test_execution_timeout_fails_the_execution(frozen: Amc) -> None:
+    amc = frozen
+    amc.sim.set_faults(execution_seconds=600)
     start = datetime(2025, 2, 24)
     execution_id = amc.run(
         ONE_HOUR, start, start + timedelta(hours=1), workflowExecutionTimeoutSeconds=30

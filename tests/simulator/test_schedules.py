@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
-from tests.fixtures.amc_simulator import AmcSimulator
 from tests.simulator.helpers import DSP_BY_CAMPAIGN, Amc
 
 # A Wednesday, 05:30 UTC.
@@ -16,10 +14,11 @@ FROZEN_AT = datetime(2025, 3, 5, 5, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def amc(amc_simulator_factory: Callable[..., AmcSimulator]) -> Amc:
-    session = Amc(amc_simulator_factory(clock=FROZEN_AT, freeze_clock=True))
-    session.post("/workflows", {"workflowId": "weekly-dsp", "sqlQuery": DSP_BY_CAMPAIGN})
-    return session
+def amc(frozen: Amc) -> Amc:
+    """The frozen simulator at 05:30 on a Wednesday, with a workflow to schedule."""
+    frozen.sim.set_clock(FROZEN_AT, frozen=True)
+    frozen.post("/workflows", {"workflowId": "weekly-dsp", "sqlQuery": DSP_BY_CAMPAIGN})
+    return frozen
 
 
 def scheduled(amc: Amc) -> list[dict]:

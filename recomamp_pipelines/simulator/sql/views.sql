@@ -2,7 +2,7 @@
 -- cut to the window (UTC instants [lo, hi)), with local times in the execution's time zone.
 -- Placeholders in braces are filled by data.py with fragments it builds itself: {source} a
 -- union of cached day tables or generator calls, {lo} {hi} {clock} {history} timestamp
--- literals, {local:x} the local time of the UTC timestamp x, {user:x} the user id of index x.
+-- literals, {local:x} the local time of the UTC timestamp x.
 
 -- view: dsp_impressions
 create or replace temp view dsp_impressions as
@@ -25,7 +25,7 @@ select
     cast(imp.ts as date) as impression_date_utc,
     cast(1 as bigint) as impressions,
     imp.total_cost,
-    {user:imp.user_idx} as user_id
+    imp.user_id as user_id
 from ({source}) as imp
 inner join sim.creatives as cre on imp.creative_idx = cre.creative_idx
 inner join sim.campaigns as cmp on cre.campaign_key = cmp.campaign_key
@@ -68,7 +68,7 @@ select
     cast(clk.ts as date) as impression_date_utc,
     cast(1 as bigint) as clicks,
     clk.click_cost,
-    {user:clk.user_idx} as user_id
+    clk.user_id as user_id
 from clicks as clk
 inner join sim.creatives as cre on clk.creative_idx = cre.creative_idx
 inner join sim.campaigns as cmp on cre.campaign_key = cmp.campaign_key
@@ -119,7 +119,7 @@ select
     ev.impressions,
     ev.clicks,
     ev.spend,
-    {user:ev.user_idx} as user_id
+    ev.user_id as user_id
 from events as ev
 inner join sim.campaigns as cmp on cmp.campaign_key = 100 + ev.sa_campaign_idx
 inner join sim.ad_groups as grp
@@ -169,7 +169,7 @@ select
         as new_to_brand_units_sold,
     cast(att.category = 1 as bigint) as detail_page_view,
     cast(att.category = 2 as bigint) as add_to_cart,
-    {user:att.user_idx} as user_id
+    att.user_id as user_id
 from ({source}) as att
 inner join sim.campaigns as cmp on att.campaign_key = cmp.campaign_key
 inner join sim.advertisers as adv on cmp.advertiser_idx = adv.advertiser_idx
@@ -185,7 +185,7 @@ with events as (
     select
         'o' || lower(hex(org.conversion_key)) as conversion_id,
         org.ts,
-        org.user_idx,
+        org.user_id,
         org.asin_idx,
         org.category,
         org.units,
@@ -196,7 +196,7 @@ with events as (
     select
         'a' || lower(hex(att.conversion_key)) as conversion_id,
         att.conversion_ts as ts,
-        att.user_idx,
+        att.user_id,
         att.asin_idx,
         att.category,
         att.units,
@@ -221,7 +221,7 @@ select
         as total_product_sales,
     case when ev.category = 0 then cast(ev.units as bigint) else 0 end as total_units_sold,
     ev.category = 0 and ev.new_to_brand as new_to_brand,
-    {user:ev.user_idx} as user_id
+    ev.user_id as user_id
 from events as ev
 inner join sim.asins as asn on ev.asin_idx = asn.asin_idx
 inner join sim.categories as cat on ev.category = cat.category
