@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -125,7 +127,15 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
 
     async def token_endpoint(request: Request) -> Response:
         raw = (await request.body()).decode("utf-8", errors="replace")
-        form = dict(parse_qsl(raw, keep_blank_values=True))
+        form: dict[str, str] = {}
+        if raw.lstrip().startswith("{"):
+            # Login with Amazon takes a form; some clients send the same fields as JSON.
+            with contextlib.suppress(json.JSONDecodeError):
+                loaded = json.loads(raw)
+                if isinstance(loaded, dict):
+                    form = {str(k): str(v) for k, v in loaded.items()}
+        else:
+            form = dict(parse_qsl(raw, keep_blank_values=True))
         status, body = await run_in_threadpool(sim.issue_token, form)
         count(request, status)
         return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
@@ -345,9 +355,10 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
 class _TruncatedFile(Response):
     """A response that promises more bytes than it sends, then ends: a cut download."""
 
-    def __init__(self, path: Any, media_type: str) -> None:
+    def __init__(self, path: Path, media_type: str) -> None:
         super().__init__(media_type=media_type)
         self._path = path
+        self._content_type = media_type
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         data = self._path.read_bytes()
@@ -356,7 +367,7 @@ class _TruncatedFile(Response):
                 "type": "http.response.start",
                 "status": 200,
                 "headers": [
-                    (b"content-type", self.media_type.encode()),
+                    (b"content-type", self._content_type.encode()),
                     (b"content-length", str(len(data) + 4096).encode()),
                 ],
             }

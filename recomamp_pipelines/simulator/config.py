@@ -75,7 +75,7 @@ class SimulatorConfig:
     seed: int = 20240101
     data_scale: float = 1.0
     history_weeks: int = 60
-    cache_max_rows: int = 12_000_000
+    cache_max_rows: int = 6_000_000
     token_lifetime_seconds: int = 3600
     download_url_ttl_seconds: int = 300
     max_running_per_instance: int = 10
@@ -83,6 +83,7 @@ class SimulatorConfig:
     aggregation_threshold: int = 100
     data_lag_hours: int = 48
     engine_threads: int = 2
+    engine_memory_limit: str = "2GB"
 
     def instance(self, instance_id: str) -> InstanceConfig | None:
         return next((i for i in self.instances if i.instance_id == instance_id), None)
@@ -142,6 +143,7 @@ _SCALARS: dict[str, type] = {
     "aggregation_threshold": int,
     "data_lag_hours": int,
     "engine_threads": int,
+    "engine_memory_limit": str,
 }
 
 

@@ -176,7 +176,7 @@ ASINS = (
     (2, "B0C1XKS7QT", 59.99),
     (2, "B08GC6PL3D", 17.99),
 )
-LABELS = {
+LABELS: dict[str, tuple[str, ...]] = {
     "device": ("Phone", "PC", "TV", "Tablet"),
     "supply": ("Amazon O&O", "Amazon Publisher Services", "Third-party exchange"),
     "site": (
@@ -205,8 +205,8 @@ def _targets(advertiser_idx: int, position: int) -> list[tuple[str | None, str |
     keywords = KEYWORDS[advertiser_idx]
     product, _ = SA_CAMPAIGNS[position]
     if position == 0:
-        names = ("close-match", "loose-match", "substitutes", "complements")
-        return [(names[i % 4], "TARGETING_EXPRESSION_PREDEFINED") for i in range(6)]
+        auto = ("close-match", "loose-match", "substitutes", "complements")
+        return [(auto[i % 4], "TARGETING_EXPRESSION_PREDEFINED") for i in range(6)]
     if position == 1:
         return [(k, "EXACT") for k in keywords]
     if position == 2:
@@ -230,7 +230,11 @@ def _fill_dimensions(con: duckdb.DuckDBPyConnection) -> None:
     for statement in sql_statements(load_sql("dimensions")):
         con.execute(statement)
     con.executemany("insert into sim.advertisers values (?, ?, ?)", [a[:3] for a in ADVERTISERS])
-    campaigns, creatives, ad_groups, targets, terms = [], [], [], [], []
+    campaigns: list[tuple[int, int, str | None, int, str]] = []
+    creatives: list[tuple[int, int, int, str, int, str]] = []
+    ad_groups: list[tuple[int, int, int, str]] = []
+    targets: list[tuple[int, int, str | None, str | None]] = []
+    terms: list[tuple[int, int, str]] = []
     for adv, _, _, short in ADVERTISERS:
         for pos, name in enumerate(DSP_CAMPAIGNS):
             key = adv * len(DSP_CAMPAIGNS) + pos
@@ -359,6 +363,7 @@ class Warehouse:
         threads: int,
         cache_max_rows: int,
         temp_directory: Path,
+        memory_limit: str = "2GB",
     ) -> None:
         self.seed = seed
         self.scale = scale
@@ -366,7 +371,11 @@ class Warehouse:
         self.cache_max_rows = cache_max_rows
         self.threads = threads
         self._con = duckdb.connect(
-            config={"threads": threads, "temp_directory": str(temp_directory)}
+            config={
+                "threads": threads,
+                "temp_directory": str(temp_directory),
+                "memory_limit": memory_limit,
+            }
         )
         _fill_dimensions(self._con)
         for statement in sql_statements(load_sql("generators")):

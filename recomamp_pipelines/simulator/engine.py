@@ -21,14 +21,16 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, ScopeType, build_scope
+from sqlglot.tokens import Token, TokenType
 
 from recomamp_pipelines.simulator.catalog import TABLES, duckdb_schema
 from recomamp_pipelines.simulator.data import (
@@ -104,10 +106,10 @@ def compile_error(message: str, position: Position | None = None) -> AmcSqlError
     return AmcSqlError(f"{COMPILE_PREFIX}{where}{message}")
 
 
-def _node_position(sql: str, node: exp.Expression) -> Position | None:
+def _node_position(sql: str, node: exp.Expr) -> Position | None:
     """Where a parsed node came from, when sqlglot kept its token offsets."""
     target = node.this if isinstance(node, exp.Column | exp.Table) else node
-    meta = target.meta if isinstance(target, exp.Expression) else {}
+    meta = target.meta if isinstance(target, exp.Expr) else {}
     if "start" in meta and "end" in meta:
         return Position.of_span(sql, int(meta["start"]), int(meta["end"]))
     return None
@@ -174,7 +176,7 @@ class QueryResult:
     columns: tuple[OutputColumn, ...]
 
 
-def _literal(value: Any, spec: ParameterSpec | None) -> exp.Expression:
+def _literal(value: Any, spec: ParameterSpec | None) -> exp.Expr:
     """A parameter value as a SQL literal (typed by its spec when there is one)."""
     data_type = spec.data_type if spec else None
     if data_type == "ARRAY" or isinstance(value, list):
@@ -204,13 +206,13 @@ def _literal(value: Any, spec: ParameterSpec | None) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def _is_aggregate(node: exp.Expression) -> bool:
+def _is_aggregate(node: exp.Expr) -> bool:
     if isinstance(node, exp.AggFunc):
         return True
     return isinstance(node, exp.Anonymous) and str(node.name).upper() in AGGREGATE_FUNCTIONS
 
 
-def _contains_aggregate(node: exp.Expression) -> bool:
+def _contains_aggregate(node: exp.Expr) -> bool:
     """True when `node` aggregates outside any window function."""
     for found in node.find_all(exp.AggFunc, exp.Anonymous):
         if _is_aggregate(found) and not found.find_ancestor(exp.Window):
@@ -255,7 +257,10 @@ class AmcSqlCompiler:
         names = self._output_names(tree)
         try:
             qualified = qualify(
-                tree, schema=self._schema, dialect="spark", validate_qualify_columns=True
+                tree,
+                schema=cast(dict[str, object], self._schema),
+                dialect="spark",
+                validate_qualify_columns=True,
             )
         except OptimizeError as exc:
             raise self._column_error(sql, tree, str(exc)) from exc
@@ -278,7 +283,7 @@ class AmcSqlCompiler:
             for name, kind, metric in zip(compiled.names, types, compiled.metrics, strict=False)
         )
 
-    def _parse(self, sql: str) -> exp.Expression:
+    def _parse(self, sql: str) -> exp.Expr:
         if not sql or not sql.strip():
             raise compile_error("The query is empty.")
         try:
@@ -305,7 +310,7 @@ class AmcSqlCompiler:
             )
         return tree
 
-    def _check_shape(self, sql: str, tree: exp.Expression) -> None:
+    def _check_shape(self, sql: str, tree: exp.Expr) -> None:
         for star in tree.find_all(exp.Star):
             if isinstance(star.parent, exp.Count):
                 continue
@@ -313,10 +318,10 @@ class AmcSqlCompiler:
                 "SELECT * is not supported in AMC: name the columns to select.",
                 _node_position(sql, star),
             )
-        for limit in tree.find_all(exp.Limit, exp.Fetch, exp.Offset):
+        for _ in tree.find_all(exp.Limit, exp.Fetch, exp.Offset):
             raise compile_error(
                 "LIMIT is not supported in AMC: results always hold every aggregated row.",
-                _node_position(sql, limit),
+                _keyword_position(sql, {TokenType.LIMIT, TokenType.FETCH, TokenType.OFFSET}),
             )
         for order in tree.find_all(exp.Order):
             if order.find_ancestor(exp.Window, exp.WithinGroup, exp.AggFunc):
@@ -324,7 +329,7 @@ class AmcSqlCompiler:
             raise compile_error(
                 "ORDER BY is only supported inside window functions (OVER (... ORDER BY ...)) "
                 "in AMC: sort the results after downloading them.",
-                _node_position(sql, order),
+                _query_order_position(sql),
             )
         selects = list(tree.find_all(exp.Select))
         if not any(_is_grouped(s) for s in selects):
@@ -336,7 +341,7 @@ class AmcSqlCompiler:
     def _substitute_parameters(
         self,
         sql: str,
-        tree: exp.Expression,
+        tree: exp.Expr,
         parameters: dict[str, Any],
         specs: list[ParameterSpec],
         window: DataWindow | None,
@@ -372,7 +377,7 @@ class AmcSqlCompiler:
                 value = None
             call.replace(_literal(value, spec))
 
-    def _check_tables(self, sql: str, tree: exp.Expression) -> frozenset[str]:
+    def _check_tables(self, sql: str, tree: exp.Expr) -> frozenset[str]:
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         used: set[str] = set()
         for table in tree.find_all(exp.Table):
@@ -395,7 +400,7 @@ class AmcSqlCompiler:
             raise compile_error("The query reads no AMC table.")
         return frozenset(used)
 
-    def _column_error(self, sql: str, tree: exp.Expression, message: str) -> AmcSqlError:
+    def _column_error(self, sql: str, tree: exp.Expr, message: str) -> AmcSqlError:
         match = re.search(r"Column '([^']+)' could not be resolved|Unknown column: (\S+)", message)
         if not match:
             return compile_error(message)
@@ -409,7 +414,7 @@ class AmcSqlCompiler:
                 )
         return compile_error(f"Column '{wanted}' not found in any table")
 
-    def _output_names(self, tree: exp.Expression) -> tuple[str, ...]:
+    def _output_names(self, tree: exp.Expr) -> tuple[str, ...]:
         names: list[str] = []
         first = tree
         while isinstance(first, exp.SetOperation):
@@ -430,7 +435,7 @@ class AmcSqlCompiler:
             seen.add(name.lower())
         return tuple(names)
 
-    def _check_user_output(self, sql: str, qualified: exp.Expression) -> None:
+    def _check_user_output(self, sql: str, qualified: exp.Expr) -> None:
         for select in _output_selects(qualified):
             for projection in select.expressions:
                 for column in projection.find_all(exp.Column):
@@ -444,7 +449,7 @@ class AmcSqlCompiler:
                         _node_position(sql, column),
                     )
 
-    def _metric_flags(self, qualified: exp.Expression) -> tuple[bool, ...]:
+    def _metric_flags(self, qualified: exp.Expr) -> tuple[bool, ...]:
         first = _output_selects(qualified)[0]
         return tuple(_contains_aggregate(p) for p in first.expressions)
 
@@ -457,7 +462,37 @@ class AmcSqlCompiler:
                 raise compile_error(message) from exc
 
 
-def _ancestors(node: exp.Expression, stop: exp.Expression) -> list[exp.Expression]:
+def _tokens(sql: str) -> list[Token]:
+    try:
+        return list(Dialect.get_or_raise("spark").tokenize(sql))
+    except TokenError:
+        return []
+
+
+def _keyword_position(sql: str, kinds: set[TokenType]) -> Position | None:
+    """Where the first keyword of one of `kinds` is in the SQL text."""
+    for token in _tokens(sql):
+        if token.token_type in kinds:
+            return Position.of_span(sql, token.start, token.end)
+    return None
+
+
+def _query_order_position(sql: str) -> Position | None:
+    """Where an ORDER BY sorts a query (not a window or an aggregate's input)."""
+    tokens = _tokens(sql)
+    opened: list[bool] = []  # per open parenthesis: does it hold a query?
+    for index, token in enumerate(tokens):
+        if token.token_type == TokenType.L_PAREN:
+            following = tokens[index + 1].token_type if index + 1 < len(tokens) else None
+            opened.append(following in (TokenType.SELECT, TokenType.WITH))
+        elif token.token_type == TokenType.R_PAREN and opened:
+            opened.pop()
+        elif token.token_type == TokenType.ORDER_BY and (not opened or opened[-1]):
+            return Position.of_span(sql, token.start, token.end)
+    return None
+
+
+def _ancestors(node: exp.Expr, stop: exp.Expr) -> list[exp.Expr]:
     found = []
     current = node.parent
     while current is not None and current is not stop.parent:
@@ -466,9 +501,7 @@ def _ancestors(node: exp.Expression, stop: exp.Expression) -> list[exp.Expressio
     return found
 
 
-def _built_in(
-    key: str, window: DataWindow | None, sql: str, call: exp.Expression
-) -> exp.Expression:
+def _built_in(key: str, window: DataWindow | None, sql: str, call: exp.Expr) -> exp.Expr:
     if key.upper() not in ("TIME_WINDOW_START", "TIME_WINDOW_END", "TIME_WINDOW_TIME_ZONE"):
         raise compile_error(f"Unknown built-in parameter '{key}'", _node_position(sql, call))
     if window is None:
@@ -481,7 +514,7 @@ def _built_in(
     return exp.cast(exp.Literal.string(moment.replace(tzinfo=None).isoformat(sep=" ")), "TIMESTAMP")
 
 
-def _output_selects(tree: exp.Expression) -> list[exp.Select]:
+def _output_selects(tree: exp.Expr) -> list[exp.Select]:
     """The selects whose rows are the output: the root, or every branch of a root UNION."""
     if isinstance(tree, exp.SetOperation):
         return [*_output_selects(tree.this), *_output_selects(tree.expression)]
@@ -510,9 +543,9 @@ class _Lineage:
     column: str
 
 
-def _source_lineage(scope: Scope, lineages: dict[int, _Lineage | None]) -> exp.Expression | None:
+def _source_lineage(scope: Scope, lineages: dict[int, _Lineage | None]) -> exp.Expr | None:
     """An expression, in `scope`, giving the users of a row: every joined source counts."""
-    found: list[exp.Expression] = []
+    found: list[exp.Expr] = []
     for alias, (_, source) in scope.selected_sources.items():
         if isinstance(source, exp.Table):
             table = TABLES.get(source.name.lower())
@@ -530,18 +563,18 @@ def _source_lineage(scope: Scope, lineages: dict[int, _Lineage | None]) -> exp.E
         # AMC joins on user_id: a joined row is one user, whichever side (outer joins) has it.
         return exp.Coalesce(this=found[0], expressions=found[1:])
     # A joined row speaks for the users of all its sides (NULLs of outer joins drop out later).
-    combined: exp.Expression = _as_list(found[0])
+    combined: exp.Expr = _as_list(found[0])
     for other in found[1:]:
         combined = exp.Anonymous(this="list_concat", expressions=[combined, _as_list(other)])
     combined.meta["is_list"] = True
     return combined
 
 
-def _as_list(users: exp.Expression) -> exp.Expression:
+def _as_list(users: exp.Expr) -> exp.Expr:
     return users if users.meta.get("is_list") else exp.Array(expressions=[users])
 
 
-def _exposed(select: exp.Select, users: exp.Expression) -> str | None:
+def _exposed(select: exp.Select, users: exp.Expr) -> str | None:
     """The output name under which `select` passes the users column through unchanged."""
     for projection in select.expressions:
         inner = projection.unalias()
@@ -555,7 +588,7 @@ def _exposed(select: exp.Select, users: exp.Expression) -> str | None:
     return None
 
 
-def _users_list(users: exp.Expression, grouped: bool) -> exp.Expression:
+def _users_list(users: exp.Expr, grouped: bool) -> exp.Expr:
     """The hidden users column of a select: a list of user ids per row."""
     is_list = bool(users.meta.get("is_list"))
     if grouped:
@@ -569,7 +602,7 @@ def _users_list(users: exp.Expression, grouped: bool) -> exp.Expression:
     return exp.Array(expressions=[users])
 
 
-def _user_count(users: exp.Expression, grouped: bool) -> exp.Expression:
+def _user_count(users: exp.Expr, grouped: bool) -> exp.Expr:
     is_list = bool(users.meta.get("is_list"))
     if grouped:
         if is_list:
@@ -598,7 +631,7 @@ def _user_count(users: exp.Expression, grouped: bool) -> exp.Expression:
     )
 
 
-def add_user_counts(tree: exp.Expression) -> None:
+def add_user_counts(tree: exp.Expr) -> None:
     """Give every output select a last `__sim_user_count` column (NULL where no users flow)."""
     root = build_scope(tree)
     if root is None:

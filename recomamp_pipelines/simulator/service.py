@@ -98,6 +98,7 @@ class Simulator:
             config.engine_threads,
             config.cache_max_rows,
             self.store.scratch_dir,
+            config.engine_memory_limit,
         )
         self.compiler = AmcSqlCompiler()
         self.runner = QueryRunner(self.warehouse, self.compiler)

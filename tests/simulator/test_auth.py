@@ -32,6 +32,12 @@ def test_refresh_token_grant_answers_like_login_with_amazon(amc_simulator: AmcSi
     assert body["refresh_token"] == amc_simulator.refresh_tokens[0]
 
 
+def test_the_same_fields_as_json_are_accepted(amc_simulator: AmcSimulator) -> None:
+    response = httpx.post(amc_simulator.token_url, json=token_form(amc_simulator))
+    assert response.status_code == 200
+    assert response.json()["access_token"].startswith("Atza|")
+
+
 def test_every_configured_refresh_token_is_a_user(amc_simulator: AmcSimulator) -> None:
     tokens = {
         httpx.post(

@@ -66,6 +66,19 @@ def test_unknown_column_is_reported_where_it_is(amc: Amc) -> None:
     )
 
 
+def test_limit_and_order_by_are_reported_where_they_are(amc: Amc) -> None:
+    limit = refused(
+        amc, "SELECT campaign, SUM(impressions)\nFROM dsp_impressions GROUP BY 1\nLIMIT 10"
+    )
+    order = refused(
+        amc,
+        "SELECT campaign, SUM(impressions) AS i,\n  RANK() OVER (ORDER BY SUM(impressions)) AS r\n"
+        "FROM dsp_impressions GROUP BY 1 ORDER BY i",
+    )
+    assert "From line 3, column 1 to line 3, column 5: LIMIT" in limit
+    assert "From line 3, column 33 to line 3, column 40: ORDER BY is only" in order
+
+
 def test_syntax_errors_are_compile_errors_with_a_position(amc: Amc) -> None:
     details = refused(amc, "SELECT campaign, SUM(impressions) FORM dsp_impressions GROUP BY 1")
     assert details.startswith("Unable to compile the SQL query. From line 1, column ")
@@ -128,24 +141,25 @@ def test_mixed_case_group_by_ordinal_and_distinct_users(amc: Amc) -> None:
 
 
 def test_custom_parameters_come_from_the_execution_or_the_default(amc: Amc) -> None:
-    workflow = {
-        "sqlQuery": "SELECT campaign, SUM(impressions) AS impressions FROM dsp_impressions "
-        "WHERE ARRAY_CONTAINS(CUSTOM_PARAMETER('campaigns'), campaign) GROUP BY 1",
+    sql = (
+        "SELECT campaign, SUM(impressions) AS impressions FROM dsp_impressions "
+        "WHERE ARRAY_CONTAINS(CUSTOM_PARAMETER('campaigns'), campaign) GROUP BY 1"
+    )
+    declared = {
         "inputParameters": [
             {
                 "name": "campaigns",
                 "dataType": {"type": "ARRAY", "elementDataType": "STRING"},
                 "defaultValue": ["Books | DSP | Prospecting"],
             }
-        ],
+        ]
     }
-    declared = {"inputParameters": workflow["inputParameters"]}
-    default_rows = amc.result(workflow["sqlQuery"], *WEEK, workflow_fields=declared)
+    default_rows = amc.result(sql, *WEEK, workflow_fields=declared)
     assert [r["campaign"] for r in default_rows] == ["Books | DSP | Prospecting"]
 
     chosen = ["Kitchen | DSP | Retargeting", "Outdoor | DSP | Streaming TV"]
     chosen_rows = amc.result(
-        workflow["sqlQuery"],
+        sql,
         *WEEK,
         workflow_fields=declared,
         parameterValues={"campaigns": chosen},
