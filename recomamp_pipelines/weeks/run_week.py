@@ -680,7 +680,9 @@ class WeekRunner:
             if any(not future.done() for future in futures):
                 self.cancel_event.set()
             pool.shutdown(wait=True, cancel_futures=True)
-            self.update_collection()
+            # A run whose every week was refused leaves the collection as it found it.
+            if any(_went_past_refusal(future) for future in futures):
+                self.update_collection()
 
     def update_collection(self) -> None:
         """Recompute the collection's report_metadata and, when it is done, complete it."""
@@ -709,6 +711,13 @@ class WeekRunner:
                     "today": self.now().date(),
                 },
             )
+
+
+def _went_past_refusal(future: Future[WeekOutcome]) -> bool:
+    """Whether a finished week's run got past its refusal, and so may have written rows."""
+    if future.cancelled():
+        return False
+    return future.exception() is not None or future.result().kind is not OutcomeKind.REFUSED
 
 
 def _live_status(execution: AmcExecution) -> str:
