@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import dagster as dg
+import httpx
 import psycopg
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -30,6 +31,9 @@ from recomamp_pipelines.defs.collections.assets import (
 from recomamp_pipelines.defs.collections.sensors import collections_sensor
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.results.target import results_table
+from recomamp_pipelines.settings import load_settings
+from recomamp_pipelines.weeks.collection import load_collection
+from recomamp_pipelines.weeks.run_week import WeekRunner
 from tests.defs.conftest import Pipeline
 
 DSP = "DSP weekly 2026"
@@ -211,3 +215,48 @@ def check_results(result: dg.ExecuteInProcessResult, week: str) -> dict[str, boo
         for evaluation in result.get_asset_check_evaluations()
         if evaluation.partition is not None and evaluation.partition.endswith(f"|{week}")
     }
+
+
+def week_runner(pipeline: Pipeline, collection_id: uuid.UUID, **options: Any) -> WeekRunner:
+    """A WeekRunner of one collection, outside Dagster (for options a run cannot set)."""
+    with psycopg.connect(pipeline.db_url) as conn:
+        collection = load_collection(conn, collection_id)
+    return WeekRunner(
+        settings=load_settings(), database_url=pipeline.db_url, collection=collection, **options
+    )
+
+
+def amc_result_metadata(pipeline: Pipeline, collection_id: uuid.UUID, amc_id: str) -> Any:
+    """AMC's own metadata of an execution's result (rowCount, files), fetched as AMC serves it."""
+    ((instance_id, advertiser_id),) = pipeline.query(
+        "select i.instance_id, a.account_id from report_data_collections as c "
+        "join amc_instances as i on i.id = c.instance_id "
+        "join amc_accounts as a on a.id = i.account_id where c.id = %s",
+        collection_id,
+    )
+    simulator = pipeline.simulator
+    headers = {
+        **simulator.amc_headers(),
+        "Amazon-Advertising-API-AdvertiserId": advertiser_id,
+    }
+    urls = httpx.get(
+        simulator.reporting_url(f"/workflowExecutions/{amc_id}/downloadUrls", instance_id),
+        headers=headers,
+        timeout=30,
+    )
+    urls.raise_for_status()
+    (metadata_url,) = urls.json()["metadataDownloadUrls"]
+    answer = httpx.get(metadata_url, timeout=30)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def table_snapshot(pipeline: Pipeline) -> dict[str, list[str]]:
+    """Every row of the tables a week's run may write, to compare before and after."""
+    tables = ("report_data_collections", "report_data_weeks", "workflow_executions")
+    snapshot: dict[str, list[str]] = {}
+    with psycopg.connect(pipeline.db_url) as conn:
+        for table in (*tables, "amc_instance_slots"):
+            query = sql.SQL("select to_jsonb(t)::text from {} as t").format(sql.Identifier(table))
+            snapshot[table] = sorted(row[0] for row in conn.execute(query).fetchall())
+    return snapshot

@@ -8,26 +8,36 @@ simulator's own count of what was submitted to it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from recomamp_pipelines.amc.client import PollPolicy
 from recomamp_pipelines.defs.collections.assets import AMC_EXECUTION_CHECK
+from recomamp_pipelines.quality.staged_week import FUNNEL_CONSISTENT, WEEK_NOT_EMPTY
 from recomamp_pipelines.simulator.faults import REJECTED_REASON
+from recomamp_pipelines.weeks.calendar import week_from_partition_key, week_start
+from recomamp_pipelines.weeks.run_week import OutcomeKind
 from tests.defs.conftest import Pipeline
 from tests.defs.helpers import (
     DSP,
     SPONSORED,
+    CollectionUnderTest,
+    amc_result_metadata,
     backfill,
     check_results,
     collection_row,
     executions,
     materialized_weeks,
     prepare,
+    register,
     result_counts,
     result_rows,
     run_outcomes,
     submissions,
+    table_snapshot,
     week_rows,
+    week_runner,
 )
 
 AMC_FAILURE = (
@@ -205,3 +215,191 @@ def test_token_expiring_mid_poll_is_refreshed(sim: Pipeline) -> None:
     weeks = week_rows(sim, collection.collection_id)
     assert {row["status"] for row in weeks.values()} == {"SUCCESS"}
     assert set(submissions(sim.simulator).values()) == {1}
+
+
+def test_stuck_pending_times_out_and_cancels_in_amc(sim: Pipeline) -> None:
+    collection = prepare(sim, DSP, weeks=1)
+    (week_key,) = collection.weeks
+    sim.simulator.set_faults(stuck_pending_next_executions=1)
+    runner = week_runner(
+        sim,
+        collection.collection_id,
+        poll_policy=PollPolicy(initial_interval=0.2, max_interval=0.4, max_wait=2.0),
+    )
+    try:
+        (outcome,) = runner.run_weeks([week_from_partition_key(week_key)])
+    finally:
+        runner.close()
+
+    assert outcome.kind is OutcomeKind.FAILED
+    (execution,) = executions(sim, collection.collection_id)
+    assert (execution["status"], execution["amc_status"], execution["error_type"]) == (
+        "TIMEOUT",
+        "CANCELLED",
+        "TIMEOUT",
+    )
+    reason = execution["error_message"]
+    assert reason.startswith("no final status from AMC by ")
+    assert reason.endswith("(last AMC status PENDING); cancelled")
+    assert sim.simulator.counters()["executions_by_status"] == {"CANCELLED": 1}
+    row = week_rows(sim, collection.collection_id)[week_key]
+    assert (row["status"], row["error_message"]) == ("FAILED", reason)
+    assert outcome.message == reason
+    assert sim.query("select count(*) from amc_instance_slots") == [(0,)]
+
+
+def test_download_cut_short_is_fetched_again_in_full(sim: Pipeline) -> None:
+    collection = prepare(sim, DSP, weeks=1)
+    (week,) = collection.weeks
+    # Several result files, the first two downloads cut in the middle.
+    sim.simulator.set_faults(result_file_max_rows=4, truncate_next_downloads=2)
+
+    result = backfill(sim, collection.key, week)
+
+    assert result.success
+    row = week_rows(sim, collection.collection_id)[week]
+    assert row["status"] == "SUCCESS"
+    metadata = amc_result_metadata(sim, collection.collection_id, row["amc_execution_id"])
+    assert len(metadata["files"]) >= 2
+    assert row["result_rows"] == metadata["rowCount"] > 4
+    assert result_counts(sim, collection) == {week: metadata["rowCount"]}
+    # Each file once, the two cut ones twice, and the metadata just read.
+    assert sim.simulator.counters()["downloads"] == len(metadata["files"]) + 2 + 1
+
+
+def test_header_only_result_is_published_empty_with_a_warning(sim: Pipeline) -> None:
+    collection = prepare(sim, DSP, weeks=1)
+    (week,) = collection.weeks
+    sim.simulator.set_faults(header_only_next_executions=1)
+
+    result = backfill(sim, collection.key, week)
+
+    assert result.success
+    row = week_rows(sim, collection.collection_id)[week]
+    assert (row["status"], row["result_rows"], row["error_message"]) == ("SUCCESS", 0, None)
+    assert row["data_checksum"] is not None
+    assert result_counts(sim, collection) == {}
+    assert materialized_weeks(sim, collection) == {week}
+    checks = check_results(result, week)
+    assert checks[WEEK_NOT_EMPTY.name] is False
+    assert WEEK_NOT_EMPTY.severity == "WARN"
+    assert {name for name, passed in checks.items() if not passed} == {WEEK_NOT_EMPTY.name}
+
+
+def swap_clicks_and_impressions(pipeline: Pipeline, collection: CollectionUnderTest) -> None:
+    """Make the workflow report more clicks than impressions: a broken funnel."""
+    (changed,) = pipeline.query(
+        "update workflows set sql_query = replace(replace(replace(sql_query, "
+        "'sum(impressions) as impressions', 'sum(impressions) as swapped'), "
+        "'sum(clicks) as clicks', 'sum(impressions) as clicks'), "
+        "'sum(impressions) as swapped', 'sum(clicks) as impressions') "
+        "where id = %s returning sql_query",
+        collection.workflow_id,
+    )
+    assert "sum(clicks) as impressions" in changed[0]
+    assert "sum(impressions) as clicks" in changed[0]
+
+
+def test_severe_check_failure_blocks_publishing_and_keeps_good_data(sim: Pipeline) -> None:
+    collection = prepare(sim, SPONSORED, weeks=2)
+    published, fresh = collection.weeks
+    assert backfill(sim, collection.key, published).success
+    good = week_rows(sim, collection.collection_id)[published]
+    good_rows = result_rows(sim, collection, published)
+    swap_clicks_and_impressions(sim, collection)
+
+    result = backfill(sim, collection.key, published, fresh)
+
+    assert result.success
+    weeks = week_rows(sim, collection.collection_id)
+    assert weeks[fresh]["status"] == "FAILED"
+    assert weeks[fresh]["error_message"].startswith(
+        f"quality check failed: {FUNNEL_CONSISTENT.name} ("
+    )
+    assert weeks[fresh]["data_checksum"] is None
+    kept = weeks[published]
+    assert kept["status"] == "SUCCESS"
+    assert kept["data_checksum"] == good["data_checksum"]
+    assert kept["error_message"].startswith(
+        f"refresh failed, previous result kept: quality check failed: {FUNNEL_CONSISTENT.name} ("
+    )
+    assert result_rows(sim, collection, published) == good_rows
+    assert set(result_counts(sim, collection)) == {published}
+    for week in (published, fresh):
+        assert check_results(result, week)[FUNNEL_CONSISTENT.name] is False
+    assert result.get_asset_materialization_events() == []
+    assert materialized_weeks(sim, collection) == {published}
+    # The swapped query ran once per week in AMC; nothing was submitted twice.
+    assert sorted(submissions(sim.simulator).values()) == [1, 1, 1]
+
+
+def refused(sim: Pipeline, collection: CollectionUnderTest, week: str) -> str:
+    """Backfill a week that must be refused; returns the refusal Dagster logged."""
+    sim.simulator.reset()
+    before = table_snapshot(sim)
+
+    result = backfill(sim, collection.key, week)
+
+    assert result.success
+    assert table_snapshot(sim) == before
+    counters = sim.simulator.counters()
+    assert (counters["requests"], counters["token_requests"]) == ({}, 0)
+    assert run_outcomes(result) == {}
+    assert result.get_asset_materialization_events() == []
+    messages = [
+        entry.user_message
+        for entry in sim.instance.all_logs(result.run_id)
+        if f"week {week}: refused: " in entry.user_message
+    ]
+    assert len(messages) == 1, messages
+    return messages[0].split(": refused: ", 1)[1]
+
+
+def test_week_outside_the_collection_is_refused(sim: Pipeline) -> None:
+    collection = prepare(sim, DSP, weeks=1)
+    after = (date.fromisoformat(collection.weeks[-1]) + timedelta(days=7)).isoformat()
+
+    message = refused(sim, collection, after)
+
+    assert message.startswith(f"week {after} is outside collection '{DSP}' (")
+
+
+def test_week_of_a_paused_collection_is_refused(sim: Pipeline) -> None:
+    collection = prepare(sim, DSP, weeks=1)
+    sim.query(
+        "update report_data_collections set status = 'PAUSED' where id = %s returning id",
+        collection.collection_id,
+    )
+
+    message = refused(sim, collection, collection.weeks[0])
+
+    assert message == f"collection '{DSP}' is PAUSED; resume it to run its weeks"
+
+
+def test_week_beyond_amc_history_is_refused(sim: Pipeline) -> None:
+    collection = prepare(sim, DSP, weeks=1)
+    sim.query(
+        "update report_data_collections set start_date = '2024-03-04', end_date = '2024-03-10' "
+        "where id = %s returning id",
+        collection.collection_id,
+    )
+    register(sim)
+
+    message = refused(sim, collection, "2024-03-04")
+
+    assert message.startswith("week 2024-03-04 starts before AMC's 13-month history")
+
+
+def test_week_within_amc_data_lag_is_refused(sim: Pipeline) -> None:
+    collection = prepare(sim, DSP, weeks=1)
+    this_week = week_start(datetime.now(UTC).date()).isoformat()
+    sim.query(
+        "update report_data_collections set end_date = current_date + 7 where id = %s returning id",
+        collection.collection_id,
+    )
+    register(sim)
+
+    message = refused(sim, collection, this_week)
+
+    assert message.startswith(f"week {this_week} ends ")
+    assert "AMC data for it is complete from" in message
