@@ -42,9 +42,11 @@ class TokenBucket:
         self,
         limit: RateLimit,
         *,
+        name: str = "AMC",
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.name = name
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -66,11 +68,13 @@ class TokenBucket:
         """Take one token, waiting as long as needed; returns the seconds waited."""
         wait = self._reserve()
         if wait > 0:
+            log.debug("%s: waiting %.3f s for the shared rate limit", self.name, wait)
             self._sleep(wait)
         return wait
 
     def pause(self, seconds: float) -> None:
         """Hand out nothing for `seconds` (AMC answered 429), then refill from empty."""
+        log.info("%s: AMC throttled a call; pausing every caller for %.2f s", self.name, seconds)
         with self._lock:
             now = self._clock()
             self._refill(now)
@@ -105,7 +109,7 @@ def bucket_for(api_url: str, advertiser_id: str | None, limit: RateLimit) -> Tok
     with _registry_lock:
         bucket = _registry.get(key)
         if bucket is None:
-            bucket = TokenBucket(limit)
+            bucket = TokenBucket(limit, name=f"AMC account {key[1] or '(none)'} at {key[0]}")
             _registry[key] = bucket
         elif bucket.limit != limit:
             bucket.reconfigure(limit)

@@ -170,7 +170,8 @@ def send_with_retries(
 
     Returns the first non-retryable response (the caller interprets 2xx/4xx). Raises
     AmcRateLimited, AmcServerError or AmcTransportError when the policy runs out.
-    `on_throttled(seconds)` is told of every 429 so a shared rate limiter can pause.
+    `on_throttled(seconds)` is told of every 429 about to be retried, so that a shared rate
+    limiter can pause the account's other callers.
     """
     started = clock()
     attempt = 0
@@ -191,8 +192,6 @@ def send_with_retries(
             response.read()
             response.close()
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if response.status_code == 429 and on_throttled is not None:
-                on_throttled(retry_after if retry_after is not None else policy.initial_delay)
         wait = retry_after if retry_after is not None else policy.backoff(attempt)
         elapsed = clock() - started
         reason = _describe(response, failure)
@@ -207,6 +206,9 @@ def send_with_retries(
             )
         if give_up is not None:
             raise _exhausted(response, failure, method, path, give_up)
+        if response is not None and response.status_code == 429 and on_throttled is not None:
+            # The account's other callers hold back too, though never longer than max_delay.
+            on_throttled(min(wait, policy.max_delay))
         source = "as AMC's Retry-After asked" if retry_after is not None else "backoff"
         log.warning(
             "%s %s: %s; retrying in %.2f s (%s), attempt %d of %d",
