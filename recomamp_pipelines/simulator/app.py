@@ -24,9 +24,9 @@ from recomamp_pipelines.simulator.requests import ApiError, flag, parse_json_bod
 from recomamp_pipelines.simulator.service import Simulator
 
 TICK_SECONDS = 0.1
-CLIENT_ID_HEADER = "amazon-advertising-api-clientid"
-ADVERTISER_HEADER = "amazon-advertising-api-advertiserid"
-MARKETPLACE_HEADER = "amazon-advertising-api-marketplaceid"
+CLIENT_ID_HEADER = "Amazon-Advertising-API-ClientId"
+ADVERTISER_HEADER = "Amazon-Advertising-API-AdvertiserId"
+MARKETPLACE_HEADER = "Amazon-Advertising-API-MarketplaceId"
 
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Any]]
 
@@ -50,8 +50,7 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
     def count(request: Request, status: int) -> None:
         route = request.scope.get("route")
         template = getattr(route, "path", request.url.path)
-        sim.counters.requests[f"{request.method} {template}"] += 1
-        sim.counters.statuses[str(status)] += 1
+        sim.counters.request(f"{request.method} {template}", status)
 
     def amc(
         handler: Handler, needs_advertiser: bool = True
@@ -90,12 +89,8 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
             if request.headers.get(CLIENT_ID_HEADER) != sim.config.client_id:
                 return _unauthorized()
             required = [MARKETPLACE_HEADER] + ([ADVERTISER_HEADER] if needs_advertiser else [])
-            for header in required:
-                if not request.headers.get(header, "").strip():
-                    name = "-".join(part.capitalize() for part in header.split("-"))
-                    name = name.replace("Api", "API").replace("Clientid", "ClientId")
-                    name = name.replace("Advertiserid", "AdvertiserId")
-                    name = name.replace("Marketplaceid", "MarketplaceId")
+            for name in required:
+                if not request.headers.get(name, "").strip():
                     return JSONResponse(
                         {"code": "400", "details": f"Missing required header {name}."},
                         status_code=400,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -259,6 +259,3 @@ def validate(config: SimulatorConfig) -> SimulatorConfig:
         raise SimulatorConfigError("result_file_max_rows must be at least 1")
     return config
 
-
-def field_names() -> list[str]:
-    return [f.name for f in fields(SimulatorConfig)]

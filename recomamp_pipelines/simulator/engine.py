@@ -273,16 +273,6 @@ class AmcSqlCompiler:
         self._bind_check(translated)
         return CompiledQuery(translated, tables, names, metrics)
 
-    def output_columns(self, compiled: CompiledQuery) -> tuple[OutputColumn, ...]:
-        """Names, AMC types and kinds of a compiled query's output columns."""
-        with self._lock:
-            described = self._check.execute(f"describe {compiled.sql}").fetchall()
-        types = [row[1] for row in described if row[0] != USER_COUNT_COLUMN]
-        return tuple(
-            OutputColumn(name, amc_type(kind), "METRIC" if metric else "DIMENSION")
-            for name, kind, metric in zip(compiled.names, types, compiled.metrics, strict=False)
-        )
-
     def _parse(self, sql: str) -> exp.Expr:
         if not sql or not sql.strip():
             raise compile_error("The query is empty.")

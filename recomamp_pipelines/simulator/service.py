@@ -8,7 +8,6 @@ import json
 import threading
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,18 +63,28 @@ WORKFLOW_FIELDS = (
 )
 
 
-@dataclass
 class RequestCounters:
-    """Calls and answers since the last reset, for tests."""
+    """Calls and answers since the last reset, for tests (thread-safe)."""
 
-    requests: Counter[str]
-    statuses: Counter[str]
-    downloads: int = 0
-    token_requests: int = 0
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()
+        self.statuses: Counter[str] = Counter()
+        self.downloads = 0
+        self.token_requests = 0
 
-    @classmethod
-    def empty(cls) -> RequestCounters:
-        return cls(Counter(), Counter())
+    def request(self, route: str, status: int) -> None:
+        with self._lock:
+            self.requests[route] += 1
+            self.statuses[str(status)] += 1
+
+    def download(self) -> None:
+        with self._lock:
+            self.downloads += 1
+
+    def token_request(self) -> None:
+        with self._lock:
+            self.token_requests += 1
 
 
 class Simulator:
@@ -102,7 +111,7 @@ class Simulator:
         )
         self.compiler = AmcSqlCompiler()
         self.runner = QueryRunner(self.warehouse, self.compiler)
-        self.counters = RequestCounters.empty()
+        self.counters = RequestCounters()
         self._signing_key = self.store.signing_key()
         self._lock = threading.RLock()
 
@@ -151,7 +160,7 @@ class Simulator:
         with self._lock:
             self.store.reset()
             self.faults.clear()
-            self.counters = RequestCounters.empty()
+            self.counters = RequestCounters()
             self.clock.set(self.config.clock.now, self.config.clock.frozen)
             self._save_clock()
 
@@ -190,13 +199,17 @@ class Simulator:
             "downloads": self.counters.downloads,
             "token_requests": self.counters.token_requests,
             "tokens_issued": self.tokens.issued_count(),
+            "cached_days": [
+                {"kind": kind, "day": day, "rows": rows}
+                for kind, day, rows in self.warehouse.cached_days()
+            ],
         }
 
     # --- auth ------------------------------------------------------------------------------
 
     def issue_token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """Login with Amazon's refresh-token grant: (status, body)."""
-        self.counters.token_requests += 1
+        self.counters.token_request()
         client_ok = hmac.compare_digest(
             form.get("client_id", ""), self.config.client_id
         ) and hmac.compare_digest(form.get("client_secret", ""), self.config.client_secret)
@@ -748,7 +761,7 @@ class Simulator:
         target = self.store.result_dir(instance_id, execution_id) / file_name
         if not target.is_file():
             return None, "NoSuchKey"
-        self.counters.downloads += 1
+        self.counters.download()
         return target, None
 
 

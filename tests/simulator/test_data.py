@@ -212,3 +212,22 @@ def test_book_asins_sell(engine: tuple[AmcSqlCompiler, QueryRunner], tmp_path: P
     asins = {r["tracked_asin"]: int(r["units"]) for r in rows}
     assert asins["0345391802"] > 0
     assert sum(len(a) == 10 and a.isdigit() for a in asins) >= 5
+
+
+def test_only_the_days_a_window_touches_are_generated(tmp_path: Path) -> None:
+    warehouse = Warehouse(SEED, 1.0, 2, 12_000_000, tmp_path)
+    # Midnight to midnight in New York: 05:00 UTC on the 4th to 05:00 UTC on the 5th.
+    start = datetime(2025, 3, 4, 5, tzinfo=UTC)
+    window = DataWindow(start, start + timedelta(days=1), "America/New_York", CLOCK, HISTORY_START)
+    try:
+        with warehouse.session(window, {"dsp_impressions"}) as cursor:
+            dates = cursor.execute(
+                "select distinct impression_date from dsp_impressions order by 1"
+            ).fetchall()
+        assert [d.isoformat() for (d,) in dates] == ["2025-03-04"]
+        assert [(kind, day) for kind, day, _ in warehouse.cached_days()] == [
+            ("dsp", "2025-03-04"),
+            ("dsp", "2025-03-05"),
+        ]
+    finally:
+        warehouse.close()
