@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from recomamp_pipelines.simulator.clock import SimClock, iso_z
-from recomamp_pipelines.simulator.state import StateStore
+from recomamp_pipelines.simulator.state import StateStore, state_sql
 
 
 @dataclass(frozen=True)
@@ -32,15 +32,13 @@ class TokenAuthority:
         expires_at = self._clock.now() + timedelta(seconds=lifetime_seconds)
         with self._store.transaction() as db:
             db.execute(
-                "insert into tokens (access_token, refresh_token, expires_at) values (?, ?, ?)",
+                state_sql("insert_token"),
                 (access_token, refresh_token, iso_z(expires_at)),
             )
         return IssuedToken(access_token, refresh_token, lifetime_seconds)
 
     def is_valid(self, access_token: str) -> bool:
-        rows = self._store.query(
-            "select expires_at, revoked from tokens where access_token = ?", (access_token,)
-        )
+        rows = self._store.query(state_sql("token"), (access_token,))
         if not rows or rows[0]["revoked"]:
             return False
         return str(rows[0]["expires_at"]) > iso_z(self._clock.now())
@@ -48,7 +46,7 @@ class TokenAuthority:
     def revoke_all(self) -> int:
         """Invalidate every access token issued so far (refresh tokens stay valid)."""
         with self._store.transaction() as db:
-            return db.execute("update tokens set revoked = 1 where revoked = 0").rowcount
+            return db.execute(state_sql("revoke_tokens")).rowcount
 
     def issued_count(self) -> int:
-        return int(self._store.query("select count(*) as n from tokens")[0]["n"])
+        return int(self._store.query(state_sql("count_tokens"))[0]["n"])

@@ -258,4 +258,3 @@ def validate(config: SimulatorConfig) -> SimulatorConfig:
     if config.result_file_max_rows < 1:
         raise SimulatorConfigError("result_file_max_rows must be at least 1")
     return config
-

@@ -27,6 +27,7 @@ from recomamp_pipelines.simulator.engine import (
 from recomamp_pipelines.simulator.faults import FAILED_REASON
 from recomamp_pipelines.simulator.requests import ApiError
 from recomamp_pipelines.simulator.service import DAYS, Simulator
+from recomamp_pipelines.simulator.state import state_sql
 from recomamp_pipelines.simulator.windows import ResolvedWindow
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,7 @@ class Lifecycle:
     def _advance(self, instance_id: str, now: datetime) -> None:
         sim = self._sim
         rows = sim.store.query(
-            "select record from executions where instance_id = ? "
-            "and status in ('PENDING', 'RUNNING') order by seq",
+            state_sql("active_executions"),
             (instance_id,),
         )
         records = [json.loads(r["record"]) for r in rows]
@@ -162,7 +162,7 @@ class Lifecycle:
 
     def _still(self, db: Any, record: dict[str, Any], status: str) -> bool:
         row = db.execute(
-            "select status from executions where execution_id = ?",
+            state_sql("execution_status"),
             (record["workflowExecutionId"],),
         ).fetchone()
         return row is not None and row["status"] == status
@@ -245,9 +245,7 @@ class Lifecycle:
         )
 
     def _instance_of(self, execution_id: str) -> str:
-        rows = self._sim.store.query(
-            "select instance_id from executions where execution_id = ?", (execution_id,)
-        )
+        rows = self._sim.store.query(state_sql("execution_instance"), (execution_id,))
         return str(rows[0]["instance_id"])
 
     def _write_metadata(self, record: dict[str, Any], result: QueryResult) -> None:
@@ -266,7 +264,7 @@ class Lifecycle:
 
     def _fire_schedules(self, now: datetime) -> None:
         sim = self._sim
-        for row in sim.store.query("select instance_id, schedule_id, body from schedules"):
+        for row in sim.store.query(state_sql("all_schedules")):
             body = json.loads(row["body"])
             if not body.get("scheduleEnabled", True):
                 continue
@@ -288,7 +286,7 @@ class Lifecycle:
             body["_lastFired"] = iso_z(due)
             with sim.store.transaction() as db:
                 db.execute(
-                    "update schedules set body = ? where instance_id = ? and schedule_id = ?",
+                    state_sql("update_schedule"),
                     (json.dumps(body), row["instance_id"], row["schedule_id"]),
                 )
             try:

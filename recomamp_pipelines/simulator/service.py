@@ -36,7 +36,7 @@ from recomamp_pipelines.simulator.requests import (
     page,
     query_value,
 )
-from recomamp_pipelines.simulator.state import StateStore
+from recomamp_pipelines.simulator.state import StateStore, state_sql
 from recomamp_pipelines.simulator.windows import (
     ResolvedWindow,
     parse_window_time,
@@ -167,7 +167,7 @@ class Simulator:
     def counter_snapshot(self) -> dict[str, Any]:
         submissions: Counter[tuple[str, str, str, str, str]] = Counter()
         statuses: Counter[str] = Counter()
-        for row in self.store.query("select instance_id, status, record from executions"):
+        for row in self.store.query(state_sql("all_executions")):
             record = json.loads(row["record"])
             sim = record["_sim"]
             submissions[
@@ -335,21 +335,20 @@ class Simulator:
         now = iso_z(self.clock.now())
         with self.store.transaction() as db:
             exists = db.execute(
-                "select 1 from workflows where instance_id = ? and workflow_id = ?",
+                state_sql("workflow_exists"),
                 (instance_id, workflow_id),
             ).fetchone()
             if exists:
                 raise bad_request(f"Workflow with ID {workflow_id} already exists.")
             db.execute(
-                "insert into workflows values (?, ?, ?, ?, ?)",
+                state_sql("insert_workflow"),
                 (instance_id, workflow_id, json.dumps(definition), now, now),
             )
         return {}
 
     def _workflow_row(self, instance_id: str, workflow_id: str) -> dict[str, Any]:
         rows = self.store.query(
-            "select body, create_time, last_updated_time from workflows "
-            "where instance_id = ? and workflow_id = ?",
+            state_sql("workflow"),
             (instance_id, workflow_id),
         )
         if not rows:
@@ -364,7 +363,7 @@ class Simulator:
 
     def list_workflows(self, instance_id: str, params: dict[str, str]) -> dict[str, Any]:
         rows = self.store.query(
-            "select workflow_id from workflows where instance_id = ? order by workflow_id",
+            state_sql("workflow_ids"),
             (instance_id,),
         )
         chunk, token = page([r["workflow_id"] for r in rows], params)
@@ -383,8 +382,7 @@ class Simulator:
         definition = self._workflow_definition({**body, "workflowId": workflow_id})
         with self.store.transaction() as db:
             changed = db.execute(
-                "update workflows set body = ?, last_updated_time = ? "
-                "where instance_id = ? and workflow_id = ?",
+                state_sql("update_workflow"),
                 (json.dumps(definition), iso_z(self.clock.now()), instance_id, workflow_id),
             ).rowcount
         if not changed:
@@ -394,7 +392,7 @@ class Simulator:
     def delete_workflow(self, instance_id: str, workflow_id: str) -> dict[str, Any]:
         with self.store.transaction() as db:
             deleted = db.execute(
-                "delete from workflows where instance_id = ? and workflow_id = ?",
+                state_sql("delete_workflow"),
                 (instance_id, workflow_id),
             ).rowcount
         if not deleted:
@@ -464,10 +462,10 @@ class Simulator:
             },
         }
         with self.store.transaction() as db:
-            seq = db.execute("select coalesce(max(seq), 0) + 1 from executions").fetchone()[0]
+            seq = db.execute(state_sql("next_execution_seq")).fetchone()[0]
             record["_sim"]["seq"] = seq
             db.execute(
-                "insert into executions values (?, ?, ?, ?, ?, ?, ?)",
+                state_sql("insert_execution"),
                 (
                     execution_id,
                     instance_id,
@@ -536,7 +534,7 @@ class Simulator:
 
     def load_execution(self, instance_id: str, execution_id: str) -> dict[str, Any]:
         rows = self.store.query(
-            "select record from executions where instance_id = ? and execution_id = ?",
+            state_sql("execution"),
             (instance_id, execution_id),
         )
         if not rows:
@@ -545,7 +543,7 @@ class Simulator:
 
     def save_execution(self, record: dict[str, Any], db: Any) -> None:
         db.execute(
-            "update executions set status = ?, record = ? where execution_id = ?",
+            state_sql("update_execution"),
             (record["status"], json.dumps(record), record["workflowExecutionId"]),
         )
 
@@ -555,9 +553,7 @@ class Simulator:
         return public_execution(self.load_execution(instance_id, execution_id), include_workflow)
 
     def list_executions(self, instance_id: str, params: dict[str, str]) -> dict[str, Any]:
-        rows = self.store.query(
-            "select record from executions where instance_id = ? order by seq", (instance_id,)
-        )
+        rows = self.store.query(state_sql("instance_executions"), (instance_id,))
         records = [json.loads(r["record"]) for r in rows]
         workflow_id = query_value(params, "workflowId")
         tz = zone(query_value(params, "timeZone") or "UTC")
@@ -595,7 +591,7 @@ class Simulator:
             raise bad_request(f'Only {{"status": "CANCELLED"}} can be set, not {status!r}.')
         with self.store.transaction() as db:
             row = db.execute(
-                "select record from executions where instance_id = ? and execution_id = ?",
+                state_sql("execution"),
                 (instance_id, execution_id),
             ).fetchone()
             if row is None:
@@ -653,19 +649,19 @@ class Simulator:
         stored["_createTime"] = iso_z(self.clock.now())
         with self.store.transaction() as db:
             if db.execute(
-                "select 1 from schedules where instance_id = ? and schedule_id = ?",
+                state_sql("schedule_exists"),
                 (instance_id, schedule_id),
             ).fetchone():
                 raise bad_request(f"Schedule with ID {schedule_id} already exists.")
             db.execute(
-                "insert into schedules values (?, ?, ?)",
+                state_sql("insert_schedule"),
                 (instance_id, schedule_id, json.dumps(stored)),
             )
         return {}
 
     def _schedule_row(self, instance_id: str, schedule_id: str) -> dict[str, Any]:
         rows = self.store.query(
-            "select body from schedules where instance_id = ? and schedule_id = ?",
+            state_sql("schedule"),
             (instance_id, schedule_id),
         )
         if not rows:
@@ -677,7 +673,7 @@ class Simulator:
 
     def list_schedules(self, instance_id: str, params: dict[str, str]) -> dict[str, Any]:
         rows = self.store.query(
-            "select body from schedules where instance_id = ? order by schedule_id",
+            state_sql("instance_schedules"),
             (instance_id,),
         )
         chunk, token = page([public_schedule(json.loads(r["body"])) for r in rows], params)
@@ -694,7 +690,7 @@ class Simulator:
             stored["_lastFired"] = current["_lastFired"]
         with self.store.transaction() as db:
             db.execute(
-                "update schedules set body = ? where instance_id = ? and schedule_id = ?",
+                state_sql("update_schedule"),
                 (json.dumps(stored), instance_id, schedule_id),
             )
         return {}
@@ -702,7 +698,7 @@ class Simulator:
     def delete_schedule(self, instance_id: str, schedule_id: str) -> dict[str, Any]:
         with self.store.transaction() as db:
             deleted = db.execute(
-                "delete from schedules where instance_id = ? and schedule_id = ?",
+                state_sql("delete_schedule"),
                 (instance_id, schedule_id),
             ).rowcount
         if not deleted:

@@ -20,6 +20,11 @@ from typing import Any
 from recomamp_pipelines.simulator.data import load_sql, sql_statements
 
 
+def state_sql(name: str) -> str:
+    """The text of `sql/state/<name>.sql`, one statement on the state database."""
+    return load_sql(f"state/{name}")
+
+
 class StateStore:
     """Thread-safe access to the simulator's SQLite state and its result directory."""
 
@@ -70,14 +75,13 @@ class StateStore:
 
     # meta: small named values (signing key, clock) that must survive a restart.
     def meta(self, key: str) -> Any | None:
-        rows = self.query("select value from meta where key = ?", (key,))
+        rows = self.query(state_sql("meta"), (key,))
         return json.loads(rows[0]["value"]) if rows else None
 
     def set_meta(self, key: str, value: Any) -> None:
         with self.transaction() as db:
             db.execute(
-                "insert into meta (key, value) values (?, ?) "
-                "on conflict (key) do update set value = excluded.value",
+                state_sql("set_meta"),
                 (key, json.dumps(value)),
             )
 
@@ -96,7 +100,7 @@ class StateStore:
     def reset(self) -> None:
         """Forget workflows, executions, schedules and results; keep tokens and keys."""
         with self.transaction() as db:
-            for table in ("workflows", "executions", "schedules"):
-                db.execute(f"delete from {table}")
+            for statement in sql_statements(state_sql("forget_all")):
+                db.execute(statement)
         shutil.rmtree(self.results_dir, ignore_errors=True)
         self.results_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""SQL of the simulator, loaded by name (recomamp_pipelines.simulator.data.load_sql)."""

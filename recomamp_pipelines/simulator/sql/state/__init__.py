@@ -1,0 +1,1 @@
+"""Statements on the simulator's SQLite state, one per file."""

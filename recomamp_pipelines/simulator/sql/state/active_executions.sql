@@ -1,0 +1,3 @@
+select record from executions
+where instance_id = ? and status in ('PENDING', 'RUNNING')
+order by seq

@@ -1,0 +1,1 @@
+select instance_id, status, record from executions

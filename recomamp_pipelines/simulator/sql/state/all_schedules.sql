@@ -1,0 +1,1 @@
+select instance_id, schedule_id, body from schedules

@@ -1,0 +1,1 @@
+delete from schedules where instance_id = ? and schedule_id = ?

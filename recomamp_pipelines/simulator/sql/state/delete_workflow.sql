@@ -1,0 +1,1 @@
+delete from workflows where instance_id = ? and workflow_id = ?

@@ -1,0 +1,1 @@
+select record from executions where instance_id = ? and execution_id = ?

@@ -1,0 +1,1 @@
+select instance_id from executions where execution_id = ?

@@ -1,0 +1,1 @@
+select status from executions where execution_id = ?

@@ -1,0 +1,3 @@
+delete from workflows;
+delete from executions;
+delete from schedules

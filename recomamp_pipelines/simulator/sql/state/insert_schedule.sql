@@ -1,0 +1,1 @@
+insert into schedules (instance_id, schedule_id, body) values (?, ?, ?)

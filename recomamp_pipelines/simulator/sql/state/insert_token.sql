@@ -1,0 +1,1 @@
+insert into tokens (access_token, refresh_token, expires_at) values (?, ?, ?)

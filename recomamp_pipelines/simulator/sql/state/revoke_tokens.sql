@@ -1,0 +1,1 @@
+update tokens set revoked = 1 where revoked = 0

@@ -1,0 +1,1 @@
+select body from schedules where instance_id = ? and schedule_id = ?

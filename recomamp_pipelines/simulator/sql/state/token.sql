@@ -1,0 +1,1 @@
+select expires_at, revoked from tokens where access_token = ?

@@ -1,0 +1,1 @@
+update executions set status = ?, record = ? where execution_id = ?

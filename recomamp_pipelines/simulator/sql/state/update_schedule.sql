@@ -1,0 +1,1 @@
+update schedules set body = ? where instance_id = ? and schedule_id = ?
