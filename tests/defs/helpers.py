@@ -92,11 +92,16 @@ class CollectionUnderTest:
 
 
 def prepare(pipeline: Pipeline, name: str, weeks: int = 3) -> CollectionUnderTest:
-    """Keep the last `weeks` weeks of a sample collection's range, then register it."""
+    """Keep the last `weeks` weeks of a sample collection's range, then register it.
+
+    The staging schema is created up front: weeks staging their first result at the same
+    moment race to create it (see test_week_faults.test_concurrent_first_staging_...).
+    """
+    execute(pipeline, "create schema if not exists results_staging")
     collection = pipeline.collection(name)
-    pipeline.query(
-        "update report_data_collections set start_date = end_date - %s::int + 1 "
-        "where id = %s returning id",
+    execute(
+        pipeline,
+        "update report_data_collections set start_date = end_date - %s::int + 1 where id = %s",
         7 * weeks,
         collection.collection_id,
     )
@@ -115,6 +120,12 @@ def prepare(pipeline: Pipeline, name: str, weeks: int = 3) -> CollectionUnderTes
         workflow_id=rows[0][1],
         weeks=[row[0].isoformat() for row in rows],
     )
+
+
+def execute(pipeline: Pipeline, statement: str, *args: object) -> None:
+    """Run one statement that returns no rows, committed."""
+    with psycopg.connect(pipeline.db_url) as conn:
+        conn.execute(statement, args)
 
 
 def dict_rows(pipeline: Pipeline, query: str, *args: object) -> list[dict[str, Any]]:
