@@ -282,7 +282,14 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
         return JSONResponse({"now": sim.clock.snapshot()["now"]})
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "base_url": sim.base_url})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "base_url": sim.base_url,
+                "instance_ids": [i.instance_id for i in sim.config.instances],
+                "account_ids": [a.account_id for a in sim.config.accounts],
+            }
+        )
 
     reporting = "/amc/reporting/{instanceId}"
     routes = [

@@ -168,4 +168,12 @@ def serve(
     except cfg.SimulatorConfigError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    run_server(config, log_level=log_level)
+    try:
+        run_server(config, log_level=log_level)
+    except OSError as exc:
+        typer.secho(
+            f"error: cannot listen on {config.host}:{config.port}: {exc.strerror}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2) from exc

@@ -100,6 +100,7 @@ def test_settings_can_restrict_an_instance_to_some_advertisers(
         },
     )
     headers = sim.amc_headers()
+    assert sim.instance_ids == ["amcopen", "amcclosed"]
 
     assert httpx.get(sim.reporting_url("/workflows", "amcopen"), headers=headers).status_code == 200
     closed = httpx.get(sim.reporting_url("/workflows", "amcclosed"), headers=headers)
