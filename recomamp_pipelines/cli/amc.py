@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from recomamp_pipelines.amc.auth import AmcConfig
-from recomamp_pipelines.amc.client import AmcClient
+from recomamp_pipelines.amc.client import AmcClient, PollPolicy
 from recomamp_pipelines.amc.errors import AmcAuthError, AmcConfigError, AmcError
 from recomamp_pipelines.amc.health import (
     HealthStatus,
@@ -46,7 +46,13 @@ def check(
         help="AMC instance id (e.g. amcibersblt) to test; repeatable. Default: every reachable.",
     ),
     wait: float = typer.Option(
-        1800.0, "--wait", min=1.0, help="Seconds to wait for each test query to finish."
+        1800.0, "--wait", min=0.1, help="Seconds to wait for the test queries to finish."
+    ),
+    poll_seconds: float = typer.Option(
+        5.0,
+        "--poll-seconds",
+        min=0.01,
+        help="First interval between status checks of a test query (it grows up to 30 s).",
     ),
 ) -> None:
     """Check a user's AMC access end to end, as a new user's first run would.
@@ -91,7 +97,13 @@ def check(
 
         try:
             verdicts = check_instances(
-                client, instances or None, reachable=reachable, max_wait_seconds=wait
+                client,
+                instances or None,
+                reachable=reachable,
+                max_wait_seconds=wait,
+                poll_policy=PollPolicy(
+                    initial_interval=poll_seconds, max_interval=max(poll_seconds, 30.0)
+                ),
             )
         except AmcAuthError as exc:
             typer.secho(f"CREDENTIALS REFUSED: {exc}", fg=typer.colors.RED, err=True)
