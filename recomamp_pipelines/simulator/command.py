@@ -111,6 +111,7 @@ _HELP = {
     "clock": "Start the clock at this ISO instant. (default: the real time)",
     "freeze_clock": "Keep the clock still until POST /_sim/clock moves it.",
     "log_level": "uvicorn log level.",
+    "exit_with_parent": "Stop when the process that started the simulator exits (for tests).",
 }
 
 
@@ -137,6 +138,7 @@ def serve(
     clock: Annotated[str | None, typer.Option(help=_HELP["clock"])] = None,
     freeze_clock: Annotated[bool, typer.Option(help=_HELP["freeze_clock"])] = False,
     log_level: Annotated[str, typer.Option(help=_HELP["log_level"])] = "warning",
+    exit_with_parent: Annotated[bool, typer.Option(help=_HELP["exit_with_parent"])] = False,
 ) -> None:
     """Serve the local Amazon Marketing Cloud simulator over HTTP until interrupted.
 
@@ -169,7 +171,7 @@ def serve(
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
     try:
-        run_server(config, log_level=log_level)
+        run_server(config, log_level=log_level, with_parent=exit_with_parent)
     except OSError as exc:
         typer.secho(
             f"error: cannot listen on {config.host}:{config.port}: {exc.strerror}",

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import sys
+import threading
+import time
 
 import uvicorn
 
@@ -41,8 +45,22 @@ class _Server(uvicorn.Server):
             print(f"{READY_PREFIX}{self._base_url}", flush=True)
 
 
-def serve(config: SimulatorConfig, log_level: str = "warning") -> None:
-    """Serve until interrupted (SIGINT or SIGTERM)."""
+def exit_with_parent() -> None:
+    """Stop (SIGTERM to this process) as soon as the process that started it is gone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def serve(config: SimulatorConfig, log_level: str = "warning", with_parent: bool = False) -> None:
+    """Serve until interrupted (SIGINT or SIGTERM), or until the parent exits if asked."""
+    if with_parent:
+        exit_with_parent()
     sock = bind_socket(config.host, config.port)
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host

@@ -112,3 +112,29 @@ def test_serve_starts_a_real_server_from_a_toml_settings_file(tmp_path: Path) ->
         process.wait(timeout=15)
     # uvicorn shuts down gracefully, then re-raises the signal it caught.
     assert process.returncode in (0, -signal.SIGTERM)
+
+
+def test_exit_with_parent_leaves_no_simulator_behind(tmp_path: Path) -> None:
+    launcher = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-m', 'recomamp_pipelines.simulator',"
+        " '--port', '0', '--exit-with-parent'], stdout=subprocess.DEVNULL)\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(1)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", launcher], capture_output=True, text=True, check=True
+    )
+    child = int(result.stdout.strip())
+
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{child}").exists() and "zombie" not in _state(child):
+        assert time.monotonic() < deadline, "the simulator outlived its parent"
+        time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"
