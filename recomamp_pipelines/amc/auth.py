@@ -83,7 +83,12 @@ REGIONS_DEFAULT_MARKETPLACE = REGIONS["NA"].default_marketplace_id
 
 @dataclass(frozen=True)
 class AmcConfig:
-    """Where AMC and Login with Amazon live, and the application's own credentials."""
+    """Where AMC and Login with Amazon live, and the application's own credentials.
+
+    default_marketplace_id is sent with calls made before an account is chosen (listing the
+    accounts); rate_limit is per AMC account and shared by every client in the process;
+    retry_policy bounds each call; timeout_seconds bounds each HTTP exchange.
+    """
 
     api_url: str
     token_url: str
@@ -161,7 +166,8 @@ class AmcConfig:
 @dataclass(frozen=True)
 class AccessToken:
     value: SecretStr
-    expires_at: float  # on the provider's monotonic clock
+    # On the provider's monotonic clock; the token is refreshed REFRESH_MARGIN_SECONDS before.
+    expires_at: float
 
 
 class TokenProvider:
@@ -189,7 +195,6 @@ class TokenProvider:
         self._clock = clock
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
-        self.refresh_count = 0
 
     def __repr__(self) -> str:
         return f"TokenProvider(token_url={self._config.token_url!r}, refresh_token=**********)"
@@ -238,8 +243,12 @@ class TokenProvider:
                 status_code=200,
             ) from None
         register_secret(value)
-        self.refresh_count += 1
-        self._token = AccessToken(SecretStr(value), requested_at + expires_in)
+        # A token too short-lived for the margin is used for half its life instead, so that
+        # it is not refreshed before every call.
+        margin = min(REFRESH_MARGIN_SECONDS, expires_in / 2)
+        self._token = AccessToken(
+            SecretStr(value), requested_at + expires_in - margin + REFRESH_MARGIN_SECONDS
+        )
         log.debug("access token refreshed; valid for %.0f s", expires_in)
         return self._token
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -93,3 +95,20 @@ def test_the_refresh_token_is_never_shown_by_repr(amc_simulator: AmcSimulator) -
             assert amc_simulator.refresh_tokens[0] not in shown
             assert amc_simulator.client_secret not in shown
             assert access.get_secret_value() not in shown
+
+
+def test_a_token_shorter_lived_than_the_margin_serves_half_its_life(
+    amc_simulator_factory: Callable[..., AmcSimulator],
+) -> None:
+    simulator = amc_simulator_factory(settings={"token_lifetime_seconds": 200})
+    clock = ManualClock()
+    with httpx.Client() as http:
+        tokens = TokenProvider(
+            config_for(simulator), simulator.refresh_tokens[0], http, clock=clock
+        )
+        first = tokens.access_token().get_secret_value()
+        clock.now += 99
+        assert tokens.access_token().get_secret_value() == first
+        clock.now += 2
+        assert tokens.access_token().get_secret_value() != first
+        assert request_count(simulator, TOKEN) == 2
