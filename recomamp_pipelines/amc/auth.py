@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # Refresh this long before Amazon's stated expiry, so that no call goes out with a token
 # about to lapse in flight.
 REFRESH_MARGIN_SECONDS = 300.0
+# Every Fernet token starts with its version byte 0x80, "gAAAAA" in base64: Amazon's refresh
+# tokens never do ("Atzr|...").
+_FERNET_PREFIX = "gAAAAA"
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,11 @@ class TokenProvider:
         secret = refresh_token if isinstance(refresh_token, SecretStr) else SecretStr(refresh_token)
         if not secret.get_secret_value().strip():
             raise AmcConfigError("the refresh token is empty")
+        if secret.get_secret_value().startswith(_FERNET_PREFIX):
+            raise AmcConfigError(
+                "the refresh token is still encrypted (as stored in "
+                "users.encrypted_refresh_token): decrypt it with TokenCipher before use"
+            )
         install_log_redaction()
         register_secret(secret.get_secret_value())
         self._config = config

@@ -157,7 +157,11 @@ class AmcClient:
         # Pre-signed URLs are fetched with no AMC header: S3 refuses a request that carries
         # both a signature and an Authorization header, and the token must not leave AMC.
         self._download_http = download_http or httpx.Client(timeout=timeout)
-        self.tokens = tokens or TokenProvider(config, refresh_token, self._http)
+        try:
+            self.tokens = tokens or TokenProvider(config, refresh_token, self._http)
+        except AmcConfigError:
+            self.close()
+            raise
 
     @classmethod
     def from_settings(

@@ -8,8 +8,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from recomamp_pipelines.amc import AmcAuthError, AmcClient, TokenProvider
+from recomamp_pipelines.amc import AmcAuthError, AmcClient, AmcConfigError, TokenProvider
 from recomamp_pipelines.amc.auth import REFRESH_MARGIN_SECONDS
+from recomamp_pipelines.crypto import TokenCipher, generate_key
 from tests.amc.conftest import TOKEN, client_for, config_for, request_count
 from tests.fixtures.amc_simulator import AmcSimulator
 
@@ -112,3 +113,14 @@ def test_a_token_shorter_lived_than_the_margin_serves_half_its_life(
         clock.now += 2
         assert tokens.access_token().get_secret_value() != first
         assert request_count(simulator, TOKEN) == 2
+
+
+def test_an_encrypted_refresh_token_is_never_sent_to_amazon(
+    amc_simulator: AmcSimulator,
+) -> None:
+    stored = TokenCipher([generate_key()]).encrypt(amc_simulator.refresh_tokens[0])
+    before = request_count(amc_simulator, TOKEN)
+    with pytest.raises(AmcConfigError, match="still encrypted") as caught:
+        client_for(amc_simulator, refresh_token=stored)
+    assert stored not in str(caught.value)
+    assert request_count(amc_simulator, TOKEN) == before
