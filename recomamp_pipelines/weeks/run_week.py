@@ -284,6 +284,7 @@ class WeekRunner:
             {**key, "execution_id": execution_id, "amc_execution_id": amc_id},
         )
         final = self._poll(conn, execution_id, amc_id)
+        conn.execute(load("release_slot"), {"execution_id": execution_id})
         if final.status is not ProjectStatus.SUCCESS:
             reason = final.error_message or f"AMC execution {amc_id} ended {final.amc_status}"
             self._finish_execution(conn, execution_id, final, error=reason)
