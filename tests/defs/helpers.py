@@ -6,15 +6,23 @@ look: PostgreSQL rows, the Dagster instance, and the AMC simulator's own counter
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import httpx
 import psycopg
+import pytest
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -92,29 +100,28 @@ class CollectionUnderTest:
 
 
 def prepare(pipeline: Pipeline, name: str, weeks: int = 3) -> CollectionUnderTest:
-    """Keep the last `weeks` weeks of a sample collection's range, then register it.
+    """Keep the last `weeks` weeks of a collection's range (by name), then register it.
 
     The staging schema is created up front: weeks staging their first result at the same
     moment race to create it (see test_week_faults.test_concurrent_first_staging_...).
     """
     execute(pipeline, "create schema if not exists results_staging")
-    collection = pipeline.collection(name)
-    execute(
-        pipeline,
-        "update report_data_collections set start_date = end_date - %s::int + 1 where id = %s",
+    ((collection_id,),) = pipeline.query(
+        "update report_data_collections set start_date = end_date - %s::int + 1 "
+        "where name = %s returning id",
         7 * weeks,
-        collection.collection_id,
+        name,
     )
     keys = register(pipeline)
     rows = pipeline.query(
         "select wk.week_start_date, c.workflow_id from report_data_weeks as wk "
         "join report_data_collections as c on c.id = wk.collection_id "
         "where wk.collection_id = %s order by 1",
-        collection.collection_id,
+        collection_id,
     )
     assert len(rows) == weeks, rows
     return CollectionUnderTest(
-        collection_id=collection.collection_id,
+        collection_id=collection_id,
         name=name,
         key=keys[name],
         workflow_id=rows[0][1],
@@ -271,3 +278,98 @@ def table_snapshot(pipeline: Pipeline) -> dict[str, list[str]]:
             query = sql.SQL("select to_jsonb(t)::text from {} as t").format(sql.Identifier(table))
             snapshot[table] = sorted(row[0] for row in conn.execute(query).fetchall())
     return snapshot
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: How long a backfill process may take to reach a state a test waits for, or to finish.
+PROCESS_TIMEOUT_SECONDS = 90.0
+
+PROCESS_RUN = """
+import logging
+import sys
+
+import dagster as dg
+
+from recomamp_pipelines.definitions import defs
+from tests.defs.helpers import JOB_NAME, range_tags
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(name)s %(message)s")
+logging.getLogger("httpx").setLevel(logging.WARNING)
+dagster_dir, collection_key, first, last = sys.argv[1:5]
+with dg.instance_for_test(temp_dir=dagster_dir) as instance:
+    result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+        instance=instance, tags=range_tags(collection_key, first, last)
+    )
+sys.exit(0 if result.success else 1)
+"""
+
+
+class BackfillProcess:
+    """A backfill of every week of a collection, run by a process of its own.
+
+    It works on the test's database and on the test's Dagster instance (its SQLite storage,
+    opened by both processes), as a second Dagster run process would.
+    """
+
+    def __init__(self, pipeline: Pipeline, collection: CollectionUnderTest, log: Path) -> None:
+        self.log = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    PROCESS_RUN,
+                    str(pipeline.instance.root_directory),
+                    collection.key,
+                    collection.weeks[0],
+                    collection.weeks[-1],
+                ],
+                cwd=REPO_ROOT,
+                env={**os.environ, **pipeline.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def wait_for(self, what: str, reached: Callable[[], bool]) -> None:
+        """Poll `reached` every 50 ms until it holds; fail if the process ends or takes long."""
+        deadline = time.monotonic() + PROCESS_TIMEOUT_SECONDS
+        while not reached():
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"the backfill process ended ({self.process.returncode}) before {what}:\n"
+                    + self.output()
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(f"the backfill process did not reach {what} in time")
+            time.sleep(0.05)
+
+    def finished(self) -> bool:
+        return self.process.poll() is not None
+
+    def kill(self) -> None:
+        """SIGKILL: no handler, no cleanup, exactly as a crash."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
+
+
+@contextmanager
+def backfill_processes(
+    pipeline: Pipeline, log_dir: Path
+) -> Iterator[Callable[[CollectionUnderTest], BackfillProcess]]:
+    """Start backfill processes; any still running at the end is killed."""
+    started: list[BackfillProcess] = []
+
+    def start(collection: CollectionUnderTest) -> BackfillProcess:
+        process = BackfillProcess(pipeline, collection, log_dir / f"backfill-{len(started)}.log")
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.kill()
