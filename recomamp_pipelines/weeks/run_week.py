@@ -211,6 +211,9 @@ class WeekRunner:
         if refusal:
             return WeekOutcome(week, OutcomeKind.REFUSED, refusal)
         with self.connect() as conn:
+            busy = self._lock_week(conn, week)
+            if busy:
+                return WeekOutcome(week, OutcomeKind.REFUSED, busy)
             self._ensure_week_row(conn, week)
             try:
                 request = self.request_for(week, conn)
@@ -241,6 +244,22 @@ class WeekRunner:
             except Exception as exc:
                 log.exception("week %s of %s failed", week.partition_key, self.collection.name)
                 return self._fail_week(conn, week, None, f"{type(exc).__name__}: {exc}")
+
+    def _lock_week(self, conn: psycopg.Connection, week: Week) -> str | None:
+        """Hold the week for this run (until `conn` closes), or say which run holds it."""
+        lock_key = f"recomamp-week:{self.collection.collection_id}:{week.start_date.isoformat()}"
+        row = conn.execute(load("lock_week"), {"lock_key": lock_key}).fetchone()
+        if row is not None and row[0]:
+            return None
+        holder = conn.execute(
+            load("week_run_in_flight"),
+            {"collection_id": self.collection.collection_id, "week_start_date": week.start_date},
+        ).fetchone()
+        run = f" (Dagster run {holder[0]})" if holder is not None and holder[0] else ""
+        return (
+            f"week {week.partition_key} of collection {self.collection.name!r} is being run by "
+            f"another run{run}; left to it"
+        )
 
     def _ensure_week_row(self, conn: psycopg.Connection, week: Week) -> None:
         weeks = self.collection.weeks(self.settings.week_start_day)
