@@ -22,7 +22,9 @@ from tests.defs.helpers import (
     PROCESS_TIMEOUT_SECONDS,
     backfill_processes,
     execute,
+    executions,
     prepare,
+    result_counts,
     submissions,
     week_rows,
 )
@@ -129,3 +131,58 @@ def test_two_backfills_share_the_instance_slots(sim: Pipeline, tmp_path: Path) -
         assert {row["status"] for row in weeks.values()} == {"SUCCESS"}, weeks
     submitted = submissions(sim.simulator)
     assert sorted(submitted.values()) == [1] * 6, submitted
+
+
+def test_a_second_backfill_of_the_same_weeks_leaves_them_to_the_first(
+    sim: Pipeline, tmp_path: Path
+) -> None:
+    collection = prepare(sim, DSP, weeks=2)
+    # One slot: while one week runs in AMC, the other waits with an intent and no AMC id yet.
+    execute(
+        sim,
+        "update amc_instances set max_concurrent_executions = 1 "
+        "where id = (select instance_id from report_data_collections where id = %s)",
+        collection.collection_id,
+    )
+    sim.simulator.set_faults(execution_seconds=2)
+
+    with backfill_processes(sim, tmp_path) as start:
+        first = start(collection)
+        first.wait_for(
+            "one week in AMC and one waiting for the slot",
+            lambda: (
+                sim.query(
+                    "select count(amc_execution_id), count(*) from workflow_executions "
+                    "where status in ('PENDING', 'RUNNING')"
+                )
+                == [(1, 2)]
+            ),
+        )
+        second = start(collection)
+        deadline = time.monotonic() + PROCESS_TIMEOUT_SECONDS
+        while not (first.finished() and second.finished()):
+            assert time.monotonic() < deadline, "the backfills did not finish in time"
+            time.sleep(0.1)
+        assert [first.process.returncode, second.process.returncode] == [0, 0], [
+            first.output(),
+            second.output(),
+        ]
+        second_output = second.output()
+
+    submitted = submissions(sim.simulator)
+    assert sorted(submitted.values()) == [1, 1], submitted
+    weeks = week_rows(sim, collection.collection_id)
+    assert [(row["status"], row["error_message"]) for row in weeks.values()] == [
+        ("SUCCESS", None)
+    ] * 2
+    assert result_counts(sim, collection) == {
+        week: row["result_rows"] for week, row in weeks.items()
+    }
+    rows = executions(sim, collection.collection_id)
+    assert len(rows) == 2
+    (first_run_id,) = {row["dagster_run_id"] for row in rows}
+    for week in collection.weeks:
+        assert (
+            f"week {week}: refused: week {week} of collection '{DSP}' is being run by another "
+            f"run (Dagster run {first_run_id}); left to it"
+        ) in second_output
