@@ -10,10 +10,13 @@ from recomamp_pipelines.defs.collections.assets import (
 )
 from recomamp_pipelines.defs.collections.sensors import collections_sensor
 from recomamp_pipelines.defs.resources import RecomampResource
+from recomamp_pipelines.defs.schedules.jobs import scheduled_workflows_job
+from recomamp_pipelines.defs.schedules.resources import SchedulerClock
+from recomamp_pipelines.defs.schedules.sensors import workflow_schedules_sensor
 
 defs = dg.Definitions(
     assets=[collection_weekly_results],
-    jobs=[collection_weeks_job],
-    sensors=[collections_sensor],
-    resources={"recomamp": RecomampResource()},
+    jobs=[collection_weeks_job, scheduled_workflows_job],
+    sensors=[collections_sensor, workflow_schedules_sensor],
+    resources={"recomamp": RecomampResource(), "scheduler_clock": SchedulerClock()},
 )

@@ -1,0 +1,1 @@
+"""Dagster glue of user schedules, collection backfills and nightly runs, and dead-run recovery."""

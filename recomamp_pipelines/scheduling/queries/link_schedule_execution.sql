@@ -1,0 +1,1 @@
+update schedule_runs set execution_id = %(execution_id)s where id = %(schedule_run_id)s
