@@ -64,7 +64,7 @@ def ana_schedule(
         workflow=DSP,
         cadence=cadence,
         now=now(),
-        next_run_at=tick,
+        next_run_at=options.pop("due_since", tick),
         lookback_days=options.pop("lookback_days", 7),
         **options,
     )
@@ -224,3 +224,24 @@ def test_a_schedule_paused_while_its_run_is_queued_is_skipped(sim: Pipeline) -> 
     assert row["execution_id"] is None
     assert submissions(sim.simulator) == 0
     assert counters(sim, schedule_id)["last_status"] == "SKIPPED"
+
+
+def test_after_downtime_one_run_catches_up_and_records_how_late_it_started(
+    sim: Pipeline,
+) -> None:
+    tick = latest_fire_time(daily("America/New_York"), now())
+    schedule_id, _ = ana_schedule(sim, due_since=tick - timedelta(days=3))
+
+    result = evaluate(workflow_schedules_sensor, sim.instance, now())
+    launch(sim.instance, result.run_requests or [], SENSOR)
+
+    (row,) = schedule_runs(sim, schedule_id)
+    assert (row["status"], row["scheduled_at"]) == ("SUCCESS", tick)
+    assert row["lateness_seconds"] == (row["started_at"] - tick).total_seconds()
+    (claim,) = dict_rows(
+        sim.db_url,
+        "select missed_ticks, status from schedule_tick_claims where schedule_id = %s",
+        schedule_id,
+    )
+    assert claim == {"missed_ticks": 3, "status": "SUCCESS"}
+    assert submissions(sim.simulator) == 1
