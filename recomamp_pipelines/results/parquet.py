@@ -1,8 +1,8 @@
 """AMC result CSV files read in typed batches, and the week's Parquet file written from them.
 
 Everything here streams: the CSV reader hands over one block at a time, each block is folded
-into the summary statistics and the checksum and written as one Parquet row group, so memory
-stays bounded by the block size whatever the size of the result.
+into the summary statistics and the checksum, and blocks are written in row groups of about
+128k rows, so memory stays bounded whatever the size of the result.
 
 CSV values are read the way PostgreSQL's CSV COPY reads them: only an unquoted empty field is
 NULL, a quoted empty string stays a string.
@@ -25,8 +25,9 @@ from recomamp_pipelines.results.checksum import RowDigest
 from recomamp_pipelines.results.columns import ResultColumn
 from recomamp_pipelines.results.summary_stats import SummaryAccumulator, SummaryStats
 
-# Arrow's streaming CSV reader keeps many blocks in flight (about 400 MB at 16 MB blocks,
-# 140 MB at 4 MB, measured): the block size is what bounds the memory of an ingest.
+# Arrow's streaming CSV reader keeps many blocks in flight (its pool peaked at about 400 MB with
+# 16 MB blocks and 140 MB with 4 MB blocks on a 5-million-row file): the block size is what
+# bounds the memory of an ingest.
 CSV_BLOCK_SIZE = 2 * 1024 * 1024
 # Batches are gathered into row groups of about this many rows before they are written.
 ROW_GROUP_ROWS = 128 * 1024
