@@ -10,13 +10,16 @@ from recomamp_pipelines.defs.collections.assets import (
 )
 from recomamp_pipelines.defs.collections.sensors import collections_sensor
 from recomamp_pipelines.defs.resources import RecomampResource
+from recomamp_pipelines.defs.schedules.backfills import collection_backfill_sensor
 from recomamp_pipelines.defs.schedules.jobs import scheduled_workflows_job
+from recomamp_pipelines.defs.schedules.nightly import nightly_collection_weeks
 from recomamp_pipelines.defs.schedules.resources import SchedulerClock
 from recomamp_pipelines.defs.schedules.sensors import workflow_schedules_sensor
 
 defs = dg.Definitions(
     assets=[collection_weekly_results],
     jobs=[collection_weeks_job, scheduled_workflows_job],
-    sensors=[collections_sensor, workflow_schedules_sensor],
+    schedules=[nightly_collection_weeks],
+    sensors=[collections_sensor, collection_backfill_sensor, workflow_schedules_sensor],
     resources={"recomamp": RecomampResource(), "scheduler_clock": SchedulerClock()},
 )
