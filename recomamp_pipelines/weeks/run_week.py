@@ -28,7 +28,14 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from recomamp_pipelines.amc.client import AmcClient, InstanceClient, PollPolicy
-from recomamp_pipelines.amc.errors import AmcAuthError, AmcBadRequest, AmcError
+from recomamp_pipelines.amc.errors import (
+    AmcApiError,
+    AmcAuthError,
+    AmcBadRequest,
+    AmcError,
+    AmcNotFound,
+    AmcRetryableError,
+)
 from recomamp_pipelines.amc.models import AmcExecution, ProjectStatus, TimeWindow
 from recomamp_pipelines.crypto import TokenCipher
 from recomamp_pipelines.quality.outcomes import CheckOutcome
@@ -296,13 +303,25 @@ class WeekRunner:
             {**key, "execution_id": execution_id, "amc_execution_id": None},
         )
         if execution is None and (active is None or active[1] is None):
-            execution = self._submit(conn, execution_id, request)
+            try:
+                execution = self._submit(conn, execution_id, request)
+            except AmcApiError as exc:
+                if isinstance(exc, AmcRetryableError):
+                    raise
+                # AMC said no to the request itself: nothing of it runs in AMC.
+                return self._end_attempt(conn, week, execution_id, exc, "AMC_REFUSED")
         amc_id = execution.workflow_execution_id if execution else active[1]  # type: ignore[index]
         conn.execute(
             load("mark_week_running"),
             {**key, "execution_id": execution_id, "amc_execution_id": amc_id},
         )
-        final = self._poll(conn, execution_id, amc_id)
+        try:
+            final = self._poll(conn, execution_id, amc_id)
+        except AmcNotFound as exc:
+            # AMC no longer has the execution (it keeps them for a day): nothing to wait for.
+            return self._end_attempt(
+                conn, week, execution_id, exc, "AMC_NOT_FOUND", amc_execution_id=amc_id
+            )
         conn.execute(load("release_slot"), {"execution_id": execution_id})
         if final.status is not ProjectStatus.SUCCESS:
             reason = final.error_message or f"AMC execution {amc_id} ended {final.amc_status}"
@@ -637,6 +656,24 @@ class WeekRunner:
                 "execution_duration": None,
             },
         )
+
+    def _end_attempt(
+        self,
+        conn: psycopg.Connection,
+        week: Week,
+        execution_id: uuid.UUID,
+        error: AmcApiError,
+        error_type: str,
+        *,
+        amc_execution_id: str | None = None,
+    ) -> WeekOutcome:
+        """Close an attempt that can never finish.
+
+        Its AMC slot is freed, and the next run of the week asks AMC afresh instead of resuming it.
+        """
+        reason = str(error)
+        self._finish_row(conn, execution_id, status="FAILED", error_type=error_type, error=reason)
+        return self._fail_week(conn, week, execution_id, reason, amc_execution_id=amc_execution_id)
 
     def _fail_week(
         self,
