@@ -123,3 +123,35 @@ def test_killed_before_recording_amc_answer_finds_the_execution(
     assert rerun.success
     assert_resumed_cleanly(sim, collection, rerun.run_id, run_outcomes(rerun))
     assert {e["id"] for e in executions(sim, collection.collection_id)} == {e["id"] for e in lost}
+
+
+def test_execution_gone_from_amc_is_given_up_then_submitted_afresh(
+    sim: Pipeline, start_backfill: Callable[[CollectionUnderTest], BackfillProcess]
+) -> None:
+    collection = prepare(sim, DSP, weeks=1)
+    (week,) = collection.weeks
+    sim.simulator.set_faults(execution_seconds=30)
+    first_run = start_backfill(collection)
+    first_run.wait_for(
+        "polling",
+        lambda: any(e["amc_execution_id"] for e in in_flight(sim, collection)),
+    )
+    first_run.kill()
+    # AMC forgets it, as it does a day after creation.
+    sim.simulator.reset()
+
+    resumed = backfill(sim, collection.key, week)
+
+    assert run_outcomes(resumed) == {week: "failed"}
+    (gone,) = executions(sim, collection.collection_id)
+    assert (gone["status"], gone["error_type"]) == ("FAILED", "AMC_NOT_FOUND")
+    assert f"has no execution {gone['amc_execution_id']!r}" in gone["error_message"]
+    row = week_rows(sim, collection.collection_id)[week]
+    assert (row["status"], row["error_message"]) == ("FAILED", gone["error_message"])
+    assert sim.query("select count(*) from amc_instance_slots") == [(0,)]
+
+    again = backfill(sim, collection.key, week)
+
+    assert run_outcomes(again) == {week: "submitted"}
+    assert week_rows(sim, collection.collection_id)[week]["status"] == "SUCCESS"
+    assert sorted(submissions(sim.simulator).values()) == [1]

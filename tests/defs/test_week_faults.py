@@ -441,3 +441,34 @@ def test_concurrent_first_staging_does_not_fail_the_week(sim: Pipeline) -> None:
 
     row = week_rows(sim, collection.collection_id)[week]
     assert (row["status"], row["error_message"]) == ("SUCCESS", None)
+
+
+def test_request_amc_refuses_ends_the_attempt_and_frees_its_slot(sim: Pipeline) -> None:
+    collection = prepare(sim, DSP, weeks=1)
+    (week,) = collection.weeks
+    execute(
+        sim,
+        "update workflows set sql_query = replace(sql_query, 'from dsp_impressions', "
+        "'from dsp_impressionz') where id = %s",
+        collection.workflow_id,
+    )
+
+    result = backfill(sim, collection.key, week)
+
+    assert result.success
+    row = week_rows(sim, collection.collection_id)[week]
+    assert row["status"] == "FAILED"
+    assert "(HTTP 400)" in row["error_message"]
+    assert "dsp_impressionz" in row["error_message"]
+    (execution,) = executions(sim, collection.collection_id)
+    assert (execution["status"], execution["amc_execution_id"]) == ("FAILED", None)
+    assert execution["error_message"] == row["error_message"]
+    assert sim.query("select count(*) from amc_instance_slots") == [(0,)]
+    assert sim.simulator.counters()["executions_created"] == 0
+
+    # Nothing changed: the next run asks AMC afresh, and is refused the same way.
+    again = backfill(sim, collection.key, week)
+
+    assert run_outcomes(again) == {week: "failed"}
+    assert [e["status"] for e in executions(sim, collection.collection_id)] == ["FAILED"] * 2
+    assert sim.query("select count(*) from amc_instance_slots") == [(0,)]
