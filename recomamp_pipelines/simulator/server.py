@@ -48,6 +48,9 @@ class _Server(uvicorn.Server):
 def exit_with_parent() -> None:
     """Stop (SIGTERM to this process) as soon as the process that started it is gone."""
     parent = os.getppid()
+    if parent == 1:
+        # Orphaned before it got here: the parent is already gone.
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def watch() -> None:
         while os.getppid() == parent:

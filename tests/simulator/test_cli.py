@@ -118,12 +118,13 @@ def test_exit_with_parent_leaves_no_simulator_behind(tmp_path: Path) -> None:
     launcher = (
         "import subprocess, sys, time\n"
         "child = subprocess.Popen([sys.executable, '-m', 'recomamp_pipelines.simulator',"
-        " '--port', '0', '--exit-with-parent'], stdout=subprocess.DEVNULL)\n"
+        " '--port', '0', '--exit-with-parent'], stdout=subprocess.DEVNULL,"
+        " stderr=subprocess.DEVNULL)\n"
         "print(child.pid, flush=True)\n"
-        "time.sleep(1)\n"
+        "time.sleep(5)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", launcher], capture_output=True, text=True, check=True
+        [sys.executable, "-c", launcher], capture_output=True, text=True, check=True, timeout=60
     )
     child = int(result.stdout.strip())
 

@@ -253,8 +253,10 @@ def test_list_executions_with_filters(frozen: Amc) -> None:
             "timeWindowEnd": f"2025-02-24T0{hour + 1}:00:00",
         }
         ids.append(frozen.post("/workflowExecutions", body).json()["workflowExecutionId"])
+        if hour == 1:
+            cancelled = frozen.put(f"/workflowExecutions/{ids[1]}", {"status": "CANCELLED"})
+            assert cancelled.json()["status"] == "CANCELLED"
     frozen.run(ONE_HOUR, datetime(2025, 2, 24), datetime(2025, 2, 25))
-    frozen.put(f"/workflowExecutions/{ids[1]}", {"status": "CANCELLED"})
 
     mine = frozen.get("/workflowExecutions", workflowId=workflow_id).json()
     assert [e["workflowExecutionId"] for e in mine["executions"]] == [ids[2], ids[0]]
