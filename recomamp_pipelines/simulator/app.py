@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -349,7 +350,16 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
             lifecycle.close()
             sim.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        details = exc.detail if isinstance(exc, HTTPException) else "Internal error"
+        return JSONResponse({"code": str(status), "details": details}, status_code=status)
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: http_error, 405: http_error},
+    )
     app.state.simulator = sim
     return app
 

@@ -114,3 +114,10 @@ def test_settings_can_restrict_an_instance_to_some_advertisers(
     assert [a["accountName"] for a in accounts] == ["Main", "Other"]
     mine = httpx.get(f"{sim.base_url}/amc/instances", headers=allowed).json()["instances"]
     assert [i["instanceId"] for i in mine] == ["amcclosed"]
+
+
+def test_unknown_paths_and_methods_answer_in_json(amc: Amc) -> None:
+    missing = httpx.get(f"{amc.sim.base_url}/amc/nowhere", headers=amc.headers)
+    assert (missing.status_code, missing.json()["code"]) == (404, "404")
+    wrong = httpx.post(amc.url("/dataSources"), headers=amc.headers, json={})
+    assert (wrong.status_code, wrong.json()["code"]) == (405, "405")
