@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import dagster as dg
 import psycopg
 import pytest
 
@@ -207,18 +208,35 @@ def test_transient_amc_errors_neither_fail_nor_duplicate(
 
 def test_token_expiring_mid_poll_is_refreshed(sim: Pipeline) -> None:
     collection = prepare(sim, DSP, weeks=2)
-    # Slow executions, and every token revoked once the polls have begun.
-    sim.simulator.set_faults(execution_seconds=1.5, expire_tokens_after_calls=8)
+    sim.simulator.set_faults(execution_seconds=3)
+    results: list[dg.ExecuteInProcessResult] = []
+    run = threading.Thread(
+        target=lambda: results.append(
+            backfill(sim, collection.key, collection.weeks[0], collection.weeks[-1])
+        ),
+        daemon=True,
+    )
+    run.start()
+    deadline = time.monotonic() + 60
+    while sim.query(
+        "select count(*) from workflow_executions where status in ('PENDING', 'RUNNING') "
+        "and amc_execution_id is not null"
+    ) != [(2,)]:
+        assert run.is_alive() and time.monotonic() < deadline, "the weeks never got to polling"
+        time.sleep(0.05)
+    tokens_before = sim.simulator.counters()["token_requests"]
+    # Both weeks are polling: every access token issued so far stops working now.
+    sim.simulator.set_faults(invalidate_tokens=True)
+    run.join(timeout=60)
 
-    result = backfill(sim, collection.key, collection.weeks[0], collection.weeks[-1])
-
+    (result,) = results
     assert result.success
     counters = sim.simulator.counters()
     assert counters["responses"].get("401", 0) >= 1
-    assert counters["token_requests"] >= 2
+    assert counters["token_requests"] > tokens_before
     weeks = week_rows(sim, collection.collection_id)
     assert {row["status"] for row in weeks.values()} == {"SUCCESS"}
-    assert set(submissions(sim.simulator).values()) == {1}
+    assert sorted(submissions(sim.simulator).values()) == [1, 1]
 
 
 def test_stuck_pending_times_out_and_cancels_in_amc(sim: Pipeline) -> None:
