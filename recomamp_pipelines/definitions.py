@@ -13,6 +13,7 @@ from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.defs.schedules.backfills import collection_backfill_sensor
 from recomamp_pipelines.defs.schedules.jobs import scheduled_workflows_job
 from recomamp_pipelines.defs.schedules.nightly import nightly_collection_weeks
+from recomamp_pipelines.defs.schedules.reconcile import dead_run_reconciler
 from recomamp_pipelines.defs.schedules.resources import SchedulerClock
 from recomamp_pipelines.defs.schedules.sensors import workflow_schedules_sensor
 
@@ -20,6 +21,11 @@ defs = dg.Definitions(
     assets=[collection_weekly_results],
     jobs=[collection_weeks_job, scheduled_workflows_job],
     schedules=[nightly_collection_weeks],
-    sensors=[collections_sensor, collection_backfill_sensor, workflow_schedules_sensor],
+    sensors=[
+        collections_sensor,
+        collection_backfill_sensor,
+        workflow_schedules_sensor,
+        dead_run_reconciler,
+    ],
     resources={"recomamp": RecomampResource(), "scheduler_clock": SchedulerClock()},
 )

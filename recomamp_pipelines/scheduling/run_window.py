@@ -96,19 +96,35 @@ class ScheduleRunOutcome:
     auto_paused: bool = False
 
 
+def owner_client(
+    settings: Settings,
+    *,
+    user_email: str | None,
+    encrypted_refresh_token: str | None,
+    amc_account_id: str | None,
+) -> AmcClient:
+    """An AMC client acting as a workflow's owner, with the owner's stored refresh token."""
+    if not encrypted_refresh_token:
+        raise AmcAuthError(
+            f"user {user_email} has no stored Amazon refresh token; "
+            "set one with `recomamp users add`"
+        )
+    token = TokenCipher.from_settings(settings).decrypt(
+        encrypted_refresh_token, what=f"refresh token of {user_email}"
+    )
+    return AmcClient.from_settings(settings, token, advertiser_id=amc_account_id)
+
+
 def default_owner_client_factory(settings: Settings) -> Callable[[ScheduleContext], AmcClient]:
-    """AMC clients acting as the schedule's owner, with the owner's refresh token."""
+    """AMC clients acting as the schedule's owner."""
 
     def make(context: ScheduleContext) -> AmcClient:
-        if not context.encrypted_refresh_token:
-            raise AmcAuthError(
-                f"user {context.user_email} has no stored Amazon refresh token; "
-                "set one with `recomamp users add`"
-            )
-        token = TokenCipher.from_settings(settings).decrypt(
-            context.encrypted_refresh_token, what=f"refresh token of {context.user_email}"
+        return owner_client(
+            settings,
+            user_email=context.user_email,
+            encrypted_refresh_token=context.encrypted_refresh_token,
+            amc_account_id=context.amc_account_id,
         )
-        return AmcClient.from_settings(settings, token, advertiser_id=context.amc_account_id)
 
     return make
 

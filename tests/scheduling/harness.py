@@ -6,8 +6,14 @@ the way the daemon does: a run_key Dagster has seen for that sensor is never lau
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,3 +113,50 @@ def dict_rows(db_url: str, query: str, *args: object) -> list[dict[str, Any]]:
     """Rows of `query` as dicts keyed by column name."""
     with psycopg.connect(db_url) as conn, conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, args).fetchall()
+
+
+RUN_IN_SUBPROCESS = """
+import json, sys, warnings
+import dagster as dg
+from dagster._core.instance.ref import InstanceRef
+warnings.filterwarnings("ignore")
+from recomamp_pipelines.definitions import defs
+instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(sys.argv[1]))
+job = defs.resolve_job_def(sys.argv[2])
+job.execute_in_process(instance=instance, tags=json.loads(sys.argv[3]), raise_on_error=False)
+"""
+
+
+def start_run_process(
+    instance: dg.DagsterInstance, job_name: str, tags: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """Start a run of `job_name` in a process of its own (to be killed), on `instance`."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            RUN_IN_SUBPROCESS,
+            str(instance.root_directory),
+            job_name,
+            json.dumps(tags),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting after {timeout} s")
+
+
+def kill_hard(process: subprocess.Popen[bytes]) -> None:
+    """kill -9, and reap the process so that its pid is gone."""
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)

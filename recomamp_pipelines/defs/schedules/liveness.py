@@ -9,6 +9,7 @@ machine under the default launcher). Launchers that check worker health answer t
 import os
 import socket
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +17,9 @@ from dagster._core.launcher import WorkerStatus
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 WORKER_TAG = "recomamp/worker"
+#: A run whose process cannot be checked (another host, no pid known) is taken for dead after
+#: this long without a sign of life.
+UNCHECKABLE_RUN_GRACE = timedelta(hours=1)
 #: Runs that hold no work yet: not started, so not dead either.
 _WAITING = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED)
 _ENGINE_EVENTS_READ = 20
@@ -120,3 +124,29 @@ def fail_dead_run(instance: dg.DagsterInstance, run: dg.DagsterRun | None, reaso
         return False
     instance.report_run_failed(run, message=reason)
     return True
+
+
+def run_is_dead(
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun | None,
+    *,
+    silent_since: datetime | None,
+    now: datetime,
+    grace: timedelta = UNCHECKABLE_RUN_GRACE,
+) -> bool:
+    """Whether `run` ended or its process is gone.
+
+    When its process cannot be checked, it is taken for dead once nothing was heard from it
+    since `silent_since` for longer than `grace`.
+    """
+    alive = run_alive(instance, run)
+    if alive is not None:
+        return not alive
+    return silent_since is not None and now - silent_since > grace
+
+
+def run_started_at(instance: dg.DagsterInstance, run: dg.DagsterRun) -> datetime | None:
+    record = instance.get_run_record_by_id(run.run_id)
+    if record is None or record.start_time is None:
+        return None
+    return datetime.fromtimestamp(record.start_time, tz=UTC)

@@ -8,12 +8,11 @@ every claim that no run has taken yet and finds its run by tag:
   raised (a new run_key), after MAX_ATTEMPTS they are recorded as FAILED schedule runs.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import dagster as dg
 import psycopg
 from dagster import SensorEvaluationContext
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.resources import RecomampResource
@@ -24,7 +23,12 @@ from recomamp_pipelines.defs.schedules.jobs import (
     KIND_TAG,
     scheduled_workflows_job,
 )
-from recomamp_pipelines.defs.schedules.liveness import fail_dead_run, run_alive, runs_by_tag
+from recomamp_pipelines.defs.schedules.liveness import (
+    fail_dead_run,
+    run_is_dead,
+    run_started_at,
+    runs_by_tag,
+)
 from recomamp_pipelines.defs.schedules.resources import SchedulerClock
 from recomamp_pipelines.scheduling.claims import (
     MAX_ATTEMPTS,
@@ -36,10 +40,6 @@ from recomamp_pipelines.scheduling.claims import (
 )
 from recomamp_pipelines.scheduling.runs import fail_unserved_claim
 
-#: A started run whose process cannot be checked (another host) and that has not taken its
-#: claims after this long is taken for dead.
-UNCHECKABLE_RUN_GRACE = timedelta(hours=1)
-
 
 def schedule_run_request(batch: ClaimBatch) -> dg.RunRequest:
     return dg.RunRequest(
@@ -47,18 +47,6 @@ def schedule_run_request(batch: ClaimBatch) -> dg.RunRequest:
         job_name=JOB_NAME,
         tags={CLAIMS_TAG: batch.tag_value, BATCH_TAG: batch.run_key, KIND_TAG: "schedule"},
     )
-
-
-def _run_never_served(instance: dg.DagsterInstance, run: dg.DagsterRun, now: datetime) -> bool:
-    """Whether `run` ended or died with claims it never took."""
-    if run.status in FINISHED_STATUSES:
-        return True
-    alive = run_alive(instance, run)
-    if alive is not None:
-        return not alive
-    record = instance.get_run_record_by_id(run.run_id)
-    started = record.start_time if record is not None else None
-    return started is not None and now.timestamp() - started > UNCHECKABLE_RUN_GRACE.total_seconds()
 
 
 def _retry(
@@ -119,7 +107,9 @@ def workflow_schedules_sensor(
             run = runs.get(item.run_key)
             if run is None:
                 requests.append(schedule_run_request(item.batch))
-            elif _run_never_served(context.instance, run, now):
+            elif run_is_dead(
+                context.instance, run, silent_since=run_started_at(context.instance, run), now=now
+            ):
                 with conn.transaction():
                     retried = _retry(context, conn, item, run, now)
                 if retried is not None:
