@@ -103,7 +103,7 @@ def prepare(pipeline: Pipeline, name: str, weeks: int = 3) -> CollectionUnderTes
     """Keep the last `weeks` weeks of a collection's range (by name), then register it.
 
     The staging schema is created up front: weeks staging their first result at the same
-    moment race to create it (see test_week_faults.test_concurrent_first_staging_...).
+    moment race to create it (see test_concurrent_first_staging_does_not_fail_the_week).
     """
     execute(pipeline, "create schema if not exists results_staging")
     ((collection_id,),) = pipeline.query(
