@@ -231,3 +231,25 @@ def test_only_the_days_a_window_touches_are_generated(tmp_path: Path) -> None:
         ]
     finally:
         warehouse.close()
+
+
+def test_windows_larger_than_the_cache_are_streamed_with_the_same_answer(
+    engine: tuple[AmcSqlCompiler, QueryRunner], tmp_path: Path
+) -> None:
+    sql = (
+        "SELECT campaign, SUM(clicks) AS clicks, COUNT(DISTINCT user_id) AS users "
+        "FROM dsp_clicks GROUP BY 1"
+    )
+    window = week(date(2025, 3, 3))
+    cached = run(engine, sql, window, tmp_path / "cached")
+
+    tiny = Warehouse(SEED, 1.0, 2, 1000, tmp_path / "tiny")
+    try:
+        compiler = AmcSqlCompiler()
+        streamed = run((compiler, QueryRunner(tiny, compiler)), sql, window, tmp_path / "streamed")
+        assert tiny.cached_days() == []
+    finally:
+        tiny.close()
+
+    assert streamed == cached
+    assert len(streamed) == 12

@@ -267,3 +267,13 @@ def test_every_table_and_time_column_can_be_queried(amc: Amc) -> None:
         rows = amc.result(sql, *WEEK)
         assert rows, name
         assert all(int(r["n"]) > 0 for r in rows), name
+
+
+def test_built_in_parameters_name_the_window(amc: Amc) -> None:
+    rows = amc.result(
+        "SELECT BUILT_IN_PARAMETER('TIME_WINDOW_START') AS window_start, "
+        "BUILT_IN_PARAMETER('TIME_WINDOW_TIME_ZONE') AS zone, SUM(impressions) AS impressions "
+        "FROM dsp_impressions GROUP BY 1, 2",
+        *DAY,
+    )
+    assert [(r["window_start"], r["zone"]) for r in rows] == [("2025-02-17 00:00:00", "UTC")]
