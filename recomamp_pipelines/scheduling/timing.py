@@ -10,6 +10,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from recomamp_pipelines.scheduling.cadence import Cadence, CadenceError, rolling_window, to_utc
 
@@ -67,7 +68,13 @@ def lookback_days(cadence: Cadence, configured: int | None) -> int:
     """The schedule's lookback, or else the days between its runs (rounded up, at least 1)."""
     if configured is not None:
         return configured
-    # Rounded first so that float noise (7.0000001) does not add a day.
+    return _typical_lookback(cadence)
+
+
+@lru_cache(maxsize=4096)
+def _typical_lookback(cadence: Cadence) -> int:
+    # Sampling fire times costs up to tens of milliseconds; a run serves many schedules that
+    # share a few cadences. Rounded first so that float noise (7.0000001) does not add a day.
     return max(1, math.ceil(round(cadence.typical_interval_days(), 6)))
 
 

@@ -130,19 +130,21 @@ def run_is_dead(
     instance: dg.DagsterInstance,
     run: dg.DagsterRun | None,
     *,
-    silent_since: datetime | None,
     now: datetime,
+    silent_since: datetime | None = None,
     grace: timedelta = UNCHECKABLE_RUN_GRACE,
 ) -> bool:
     """Whether `run` ended or its process is gone.
 
     When its process cannot be checked, it is taken for dead once nothing was heard from it
-    since `silent_since` for longer than `grace`.
+    for longer than `grace`: since `silent_since`, or else since the run started.
     """
     alive = run_alive(instance, run)
     if alive is not None:
         return not alive
-    return silent_since is not None and now - silent_since > grace
+    assert run is not None  # a missing run is known to be dead
+    since = silent_since or run_started_at(instance, run)
+    return since is not None and now - since > grace
 
 
 def run_started_at(instance: dg.DagsterInstance, run: dg.DagsterRun) -> datetime | None:

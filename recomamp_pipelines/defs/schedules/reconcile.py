@@ -29,7 +29,6 @@ from recomamp_pipelines.defs.schedules.jobs import KIND_TAG, scheduled_workflows
 from recomamp_pipelines.defs.schedules.liveness import (
     fail_dead_run,
     run_is_dead,
-    run_started_at,
 )
 from recomamp_pipelines.defs.schedules.resources import SchedulerClock
 from recomamp_pipelines.defs.schedules.sensors import schedule_run_request
@@ -78,8 +77,7 @@ def _week_recovery(
     for run in previous:
         if run.status in FINISHED_STATUSES:
             continue
-        started = run_started_at(context.instance, run)
-        if not run_is_dead(context.instance, run, silent_since=started, now=now):
+        if not run_is_dead(context.instance, run, now=now):
             return None  # a recovery run is queued or running
         fail_dead_run(context.instance, run, f"its process is gone; {reason}")
     attempt = len(previous) + 1
@@ -170,8 +168,7 @@ def dead_run_reconciler(
                 requests.append(request)
         for claim in stale_claims(conn, now, STALE_AFTER):
             run = context.instance.get_run_by_id(claim.dagster_run_id or "")
-            started = run_started_at(context.instance, run) if run is not None else None
-            if not run_is_dead(context.instance, run, silent_since=started, now=now):
+            if not run_is_dead(context.instance, run, now=now):
                 continue
             reason = f"run {claim.dagster_run_id} died while serving a schedule run"
             fail_dead_run(context.instance, run, f"its process is gone; {reason}")

@@ -26,7 +26,6 @@ from recomamp_pipelines.defs.schedules.jobs import (
 from recomamp_pipelines.defs.schedules.liveness import (
     fail_dead_run,
     run_is_dead,
-    run_started_at,
     runs_by_tag,
 )
 from recomamp_pipelines.defs.schedules.resources import SchedulerClock
@@ -107,9 +106,7 @@ def workflow_schedules_sensor(
             run = runs.get(item.run_key)
             if run is None:
                 requests.append(schedule_run_request(item.batch))
-            elif run_is_dead(
-                context.instance, run, silent_since=run_started_at(context.instance, run), now=now
-            ):
+            elif run_is_dead(context.instance, run, now=now):
                 with conn.transaction():
                     retried = _retry(context, conn, item, run, now)
                 if retried is not None:
