@@ -114,3 +114,9 @@ def bucket_for(api_url: str, advertiser_id: str | None, limit: RateLimit) -> Tok
         elif bucket.limit != limit:
             bucket.reconfigure(limit)
         return bucket
+
+
+def forget_buckets() -> None:
+    """Drop every account's bucket (a pause after a 429 included); the next call starts fresh."""
+    with _registry_lock:
+        _registry.clear()

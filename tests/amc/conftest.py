@@ -18,6 +18,7 @@ from recomamp_pipelines.amc import (
     RetryPolicy,
     TimeWindow,
 )
+from recomamp_pipelines.amc.ratelimit import forget_buckets
 from tests.fixtures.amc_simulator import AmcSimulator
 
 # Small enough to run in a fraction of a second on the simulator, big enough to split.
@@ -63,6 +64,14 @@ def complete_window(days: int = 1, zone: str = "UTC") -> TimeWindow:
     """A window ending at midnight three days ago: past AMC's 48-hour data lag."""
     end = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
     return TimeWindow(end - timedelta(days=days), end, zone)
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """Each test starts with unpaused buckets: a 429 storm of one test must not slow the next."""
+    forget_buckets()
+    yield
+    forget_buckets()
 
 
 @pytest.fixture
