@@ -162,6 +162,7 @@ def test_a_due_schedule_runs_its_window_once_and_publishes_it(sim: Pipeline) -> 
 
 
 def test_two_evaluations_at_once_run_each_tick_exactly_once(sim: Pipeline) -> None:
+    """No duplicate runs of a tick, whatever runs at once (the original's bug 1)."""
     schedules = [ana_schedule(sim)[0] for _ in range(3)]
     at = now()
     barrier = threading.Barrier(2)
@@ -245,3 +246,41 @@ def test_after_downtime_one_run_catches_up_and_records_how_late_it_started(
     )
     assert claim == {"missed_ticks": 3, "status": "SUCCESS"}
     assert submissions(sim.simulator) == 1
+
+
+def test_the_schedules_parameters_overlay_the_workflows_and_dates_are_the_runs(
+    sim: Pipeline,
+) -> None:
+    """Fixed dates saved in a workflow never replace a run's window (the original's bug 7)."""
+    sim.query(
+        "update workflows set parameters = parameters || %s::jsonb where name = %s returning id",
+        '{"split_by_device": true, "min_impressions": 1, "start_date": "2020-01-01"}',
+        DSP,
+    )
+    schedule_id, _ = ana_schedule(sim, parameters={"min_impressions": 5})
+
+    launch(
+        sim.instance,
+        evaluate(workflow_schedules_sensor, sim.instance, now()).run_requests or [],
+        SENSOR,
+    )
+
+    (row,) = schedule_runs(sim, schedule_id)
+    assert row["status"] == "SUCCESS", row["error_message"]
+    (execution,) = dict_rows(
+        sim.db_url,
+        "select parameter_values, time_window_start, time_window_end from workflow_executions "
+        "where id = %s",
+        row["execution_id"],
+    )
+    assert execution["parameter_values"]["split_by_device"] is True
+    assert execution["parameter_values"]["min_impressions"] == 5
+    assert (execution["time_window_start"], execution["time_window_end"]) == (
+        row["window_start"],
+        row["window_end"],
+    )
+    (sent,) = sim.simulator.counters()["submissions"]
+    assert (sent["time_window_start"], sent["time_window_end"]) == (
+        row["window_start"].isoformat(),
+        row["window_end"].isoformat(),
+    )

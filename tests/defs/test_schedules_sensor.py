@@ -96,6 +96,7 @@ def test_daylight_saving_changes_through_the_sensor(
     start: datetime,
     expected: list[datetime],
 ) -> None:
+    """Cron is read in the schedule's own zone, as instants (the original's bug 2)."""
     schedule_id = add_schedule(db_conn, owner, cron=cron, timezone=zone, next_run_at=start)
 
     requests = sweep(instance, start, start + timedelta(hours=4), timedelta(minutes=10))

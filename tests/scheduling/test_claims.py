@@ -29,6 +29,7 @@ def owner(db_conn: psycopg.Connection) -> Owner:
 def test_a_due_tick_is_claimed_once_and_next_run_at_moves_on(
     db_conn: psycopg.Connection, owner: Owner
 ) -> None:
+    """next_run_at moves on with the claim, not after the run (the original's bug 14)."""
     # 06:00 in New York in June is 10:00 UTC.
     schedule = add_schedule(
         db_conn,
@@ -61,6 +62,7 @@ def test_a_schedule_not_yet_due_or_paused_is_not_claimed(
 def test_two_evaluations_at_once_claim_every_tick_exactly_once(
     db_url: str, db_conn: psycopg.Connection, owner: Owner
 ) -> None:
+    """Claims are atomic (the original ran up to 8 copies of a tick: its bug 1)."""
     now = datetime(2025, 6, 10, 6, 0, 5, tzinfo=UTC)
     schedules = {
         add_schedule(db_conn, owner, cron="0 6 * * *", next_run_at=now - timedelta(seconds=5))
@@ -114,6 +116,7 @@ def test_ticks_missed_while_down_run_once_at_the_latest_fire_time(
 def test_every_n_days_fires_at_its_local_time_across_month_ends(
     db_conn: psycopg.Connection, owner: Owner
 ) -> None:
+    """Every 14 days is not cron's */14, which restarts each month (the original's bug 15)."""
     # Every 14 days from 20 Jan at 09:30 Berlin time: 3 Feb, 17 Feb, 3 Mar (not the 14th).
     schedule = add_schedule(
         db_conn,

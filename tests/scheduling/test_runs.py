@@ -106,6 +106,7 @@ def test_a_schedule_paused_before_its_run_starts_is_skipped(
 def test_counters_follow_each_end_and_failures_pause_at_the_threshold(
     db_conn: psycopg.Connection, owner: Owner
 ) -> None:
+    """consecutive_failures and auto-pause are kept (never updated in the original: bug 16)."""
     schedule = add_schedule(
         db_conn,
         owner,
