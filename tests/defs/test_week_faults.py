@@ -106,6 +106,15 @@ def test_amc_failure_keeps_amc_text_and_the_other_weeks(sim: Pipeline) -> None:
     assert after[failed_week]["result_rows"] > 0
     resubmitted = submissions(sim.simulator) - submitted
     assert sum(resubmitted.values()) == 1
+    # Each week went to AMC as its own local window, without a `Z` (original bugs 3 and 7):
+    # once, and the failed week once more.
+    windows = {(start, end): count for (_, start, end), count in submissions(sim.simulator).items()}
+    assert windows == {
+        (f"{week}T00:00:00", f"{date.fromisoformat(week) + timedelta(days=7)}T00:00:00"): (
+            2 if week == failed_week else 1
+        )
+        for week in collection.weeks
+    }
     assert run_outcomes(again) == {failed_week: "submitted"}
     assert materialized_weeks(sim, collection) == set(collection.weeks)
     counts = collection_row(sim, collection.collection_id)
