@@ -27,6 +27,7 @@ from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.defs.schedules.backfills import LAUNCHED_BY_TAG
 from recomamp_pipelines.defs.schedules.jobs import KIND_TAG, scheduled_workflows_job
 from recomamp_pipelines.defs.schedules.liveness import (
+    UNCHECKABLE_RUN_GRACE,
     fail_dead_run,
     run_is_dead,
 )
@@ -55,7 +56,10 @@ SENSOR_NAME = "dead_run_reconciler"
 def _dead(
     context: SensorEvaluationContext, run_id: str | None, silent_since: datetime, now: datetime
 ) -> tuple[bool, dg.DagsterRun | None]:
-    run = context.instance.get_run_by_id(run_id) if run_id else None
+    if run_id is None:
+        # Not worked on by a Dagster run: only a long silence tells that nobody works on it.
+        return now - silent_since > UNCHECKABLE_RUN_GRACE, None
+    run = context.instance.get_run_by_id(run_id)
     return run_is_dead(context.instance, run, silent_since=silent_since, now=now), run
 
 
@@ -69,7 +73,12 @@ def _week_recovery(
     """The backfill of the execution's one week, unless one is under way or too many failed."""
     partition = execution.partition
     if partition is None:
-        mark_lost(conn, execution, f"{reason}; its collection is gone, nothing can resume it", now)
+        mark_lost(
+            conn,
+            execution,
+            f"{reason}; it belongs to no collection week or schedule run a new run could resume",
+            now,
+        )
         return None
     previous = context.instance.get_runs(
         filters=dg.RunsFilter(tags={RECOVERS_TAG: str(execution.execution_id)})

@@ -8,7 +8,7 @@ every claim that no run has taken yet and finds its run by tag:
   raised (a new run_key), after MAX_ATTEMPTS they are recorded as FAILED schedule runs.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dagster as dg
 import psycopg
@@ -38,6 +38,9 @@ from recomamp_pipelines.scheduling.claims import (
     waiting_batches,
 )
 from recomamp_pipelines.scheduling.runs import fail_unserved_claim
+
+#: A request still without a run after this long is worth an operator's attention.
+UNANSWERED_REQUEST_WARNING = timedelta(minutes=10)
 
 
 def schedule_run_request(batch: ClaimBatch) -> dg.RunRequest:
@@ -106,6 +109,12 @@ def workflow_schedules_sensor(
             run = runs.get(item.run_key)
             if run is None:
                 requests.append(schedule_run_request(item.batch))
+                if now - item.first_claimed_at > UNANSWERED_REQUEST_WARNING:
+                    context.log.warning(
+                        f"no run yet for {len(item.batch.claims)} tick(s) claimed at "
+                        f"{item.first_claimed_at:%Y-%m-%d %H:%M} UTC (run_key {item.run_key}): "
+                        "is the Dagster daemon running?"
+                    )
             elif run_is_dead(context.instance, run, now=now):
                 with conn.transaction():
                     retried = _retry(context, conn, item, run, now)
