@@ -203,3 +203,29 @@ def test_run_keys_follow_the_claims_and_their_attempts() -> None:
     assert ClaimBatch((a, b)).run_key == ClaimBatch((b, a)).run_key
     assert ClaimBatch((a, b)).run_key != ClaimBatch((a, b)).raised().run_key
     assert ClaimBatch((a,)).run_key != ClaimBatch((a, b)).run_key
+
+
+def test_handing_back_a_batch_moves_only_the_claims_no_run_took(
+    db_conn: psycopg.Connection, owner: Owner
+) -> None:
+    now = datetime(2025, 6, 10, 6, 1, tzinfo=UTC)
+    for _ in range(2):
+        add_schedule(db_conn, owner, next_run_at=now - timedelta(minutes=1))
+    (batch,) = claim_due_ticks(db_conn, now).batches
+    taken, left = batch.claims
+    db_conn.execute(
+        "update schedule_tick_claims set status = 'RUNNING', dagster_run_id = 'run-1' "
+        "where id = %s",
+        (taken.claim_id,),
+    )
+
+    moved = hand_back(db_conn, batch)
+
+    assert moved is not None
+    assert moved.claims == (ClaimRef(left.claim_id, 2),)
+    (waiting,) = waiting_batches(db_conn)
+    assert (waiting.run_key, waiting.batch) == (moved.run_key, moved)
+    (status,) = db_conn.execute(
+        "select status from schedule_tick_claims where id = %s", (taken.claim_id,)
+    ).fetchone()
+    assert status == "RUNNING"
