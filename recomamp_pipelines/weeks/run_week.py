@@ -32,6 +32,7 @@ from recomamp_pipelines.amc.errors import (
     AmcApiError,
     AmcAuthError,
     AmcBadRequest,
+    AmcConfigError,
     AmcError,
     AmcNotFound,
     AmcRetryableError,
@@ -281,6 +282,8 @@ class WeekRunner:
         )
 
     def _execute(self, conn: psycopg.Connection, week: Week, request: WeekRequest) -> WeekOutcome:
+        # The owner's credentials first: a week that cannot reach AMC leaves no attempt behind.
+        self.instance_client()
         key = {"collection_id": self.collection.collection_id, "week_start_date": week.start_date}
         active = conn.execute(load("active_execution"), key).fetchone()
         kind = OutcomeKind.SUBMITTED
@@ -305,11 +308,12 @@ class WeekRunner:
         if execution is None and (active is None or active[1] is None):
             try:
                 execution = self._submit(conn, execution_id, request)
-            except AmcApiError as exc:
+            except (AmcApiError, AmcAuthError, AmcConfigError) as exc:
                 if isinstance(exc, AmcRetryableError):
                     raise
-                # AMC said no to the request itself: nothing of it runs in AMC.
-                return self._end_attempt(conn, week, execution_id, exc, "AMC_REFUSED")
+                # AMC said no to the request itself, or it was never sent: nothing of it runs
+                # in AMC. (Retries that ran out leave the attempt for the next run to look up.)
+                return self._end_attempt(conn, week, execution_id, exc, _refusal_type(exc))
         amc_id = execution.workflow_execution_id if execution else active[1]  # type: ignore[index]
         conn.execute(
             load("mark_week_running"),
@@ -662,7 +666,7 @@ class WeekRunner:
         conn: psycopg.Connection,
         week: Week,
         execution_id: uuid.UUID,
-        error: AmcApiError,
+        error: AmcError,
         error_type: str,
         *,
         amc_execution_id: str | None = None,
@@ -768,6 +772,15 @@ class WeekRunner:
                     "today": self.now().date(),
                 },
             )
+
+
+def _refusal_type(error: AmcError) -> str:
+    """The error_type of an attempt that ended before AMC ran anything."""
+    if isinstance(error, AmcAuthError):
+        return "AMC_AUTH"
+    if isinstance(error, AmcConfigError):
+        return "AMC_CONFIG"
+    return "AMC_REFUSED"
 
 
 def _went_past_refusal(future: Future[WeekOutcome]) -> bool:
