@@ -17,8 +17,10 @@ import psycopg
 import pytest
 
 from recomamp_pipelines.amc.client import PollPolicy
+from recomamp_pipelines.crypto import TokenCipher
 from recomamp_pipelines.defs.collections.assets import AMC_EXECUTION_CHECK
 from recomamp_pipelines.quality.staged_week import FUNNEL_CONSISTENT, WEEK_NOT_EMPTY
+from recomamp_pipelines.settings import load_settings
 from recomamp_pipelines.simulator.faults import REJECTED_REASON
 from recomamp_pipelines.weeks.calendar import week_from_partition_key, week_start
 from recomamp_pipelines.weeks.run_week import OutcomeKind
@@ -499,3 +501,35 @@ def test_request_amc_refuses_ends_the_attempt_and_frees_its_slot(sim: Pipeline) 
     assert run_outcomes(again) == {week: "failed"}
     assert [e["status"] for e in executions(sim, collection.collection_id)] == ["FAILED"] * 2
     assert sim.query("select count(*) from amc_instance_slots") == [(0,)]
+
+
+def test_owner_without_a_working_amc_grant_leaves_no_attempt_open(sim: Pipeline) -> None:
+    collection = prepare(sim, DSP, weeks=2)
+    revoked = TokenCipher.from_settings(load_settings()).encrypt("Atzr|revoked-by-the-user")
+    execute(
+        sim,
+        "update users set encrypted_refresh_token = %s where id = "
+        "(select user_id from report_data_collections where id = %s)",
+        revoked,
+        collection.collection_id,
+    )
+
+    result = backfill(sim, collection.key, collection.weeks[0], collection.weeks[-1])
+
+    assert run_outcomes(result) == {week: "failed" for week in collection.weeks}
+    for row in week_rows(sim, collection.collection_id).values():
+        assert row["status"] == "FAILED"
+        assert "invalid_grant" in row["error_message"]
+    rows = executions(sim, collection.collection_id)
+    assert [(e["status"], e["error_type"]) for e in rows] == [("FAILED", "AMC_AUTH")] * 2
+    assert sim.query("select count(*) from amc_instance_slots") == [(0,)]
+    assert sim.simulator.counters()["executions_created"] == 0
+
+    # No stored token at all: the weeks fail before any attempt is written.
+    execute(sim, "update users set encrypted_refresh_token = null")
+    again = backfill(sim, collection.key, collection.weeks[0], collection.weeks[-1])
+
+    assert run_outcomes(again) == {week: "failed" for week in collection.weeks}
+    for row in week_rows(sim, collection.collection_id).values():
+        assert "has no stored Amazon refresh token" in row["error_message"]
+    assert len(executions(sim, collection.collection_id)) == 2
