@@ -32,7 +32,6 @@ from recomamp_pipelines.amc.errors import (
     AmcApiError,
     AmcAuthError,
     AmcBadRequest,
-    AmcConfigError,
     AmcError,
     AmcNotFound,
     AmcRetryableError,
@@ -308,12 +307,14 @@ class WeekRunner:
         if execution is None and (active is None or active[1] is None):
             try:
                 execution = self._submit(conn, execution_id, request)
-            except (AmcApiError, AmcAuthError, AmcConfigError) as exc:
+            except (AmcApiError, AmcAuthError) as exc:
                 if isinstance(exc, AmcRetryableError):
                     raise
-                # AMC said no to the request itself, or it was never sent: nothing of it runs
-                # in AMC. (Retries that ran out leave the attempt for the next run to look up.)
-                return self._end_attempt(conn, week, execution_id, exc, _refusal_type(exc))
+                # AMC said no to the request itself, or Login with Amazon to the owner: nothing
+                # of it runs in AMC. (Retries that ran out leave the attempt for the next run to
+                # look up.)
+                error_type = "AMC_AUTH" if isinstance(exc, AmcAuthError) else "AMC_REFUSED"
+                return self._end_attempt(conn, week, execution_id, exc, error_type)
         amc_id = execution.workflow_execution_id if execution else active[1]  # type: ignore[index]
         conn.execute(
             load("mark_week_running"),
@@ -772,15 +773,6 @@ class WeekRunner:
                     "today": self.now().date(),
                 },
             )
-
-
-def _refusal_type(error: AmcError) -> str:
-    """The error_type of an attempt that ended before AMC ran anything."""
-    if isinstance(error, AmcAuthError):
-        return "AMC_AUTH"
-    if isinstance(error, AmcConfigError):
-        return "AMC_CONFIG"
-    return "AMC_REFUSED"
 
 
 def _went_past_refusal(future: Future[WeekOutcome]) -> bool:
