@@ -134,3 +134,29 @@ def test_rerun_reuses_weeks_without_calling_amc(pipeline: Pipeline) -> None:
     assert pipeline.simulator.counters() == submitted
     assert pipeline.query("select id, updated_at from report_data_weeks order by id") == before
     assert len(pipeline.query("select 1 from workflow_executions")) == 3
+
+
+def test_a_job_page_backfill_runs_every_week_of_its_range(pipeline: Pipeline) -> None:
+    """Dagster's job backfills add the first key's partition tags beside the range tags."""
+    keys = register(pipeline)
+    collection = pipeline.collection("DSP weekly 2026")
+    weeks = [
+        row[0].isoformat()
+        for row in pipeline.query(
+            "select week_start_date from report_data_weeks where collection_id = %s order by 1",
+            collection.collection_id,
+        )
+    ]
+    key = keys[collection.name]
+    result = backfill(
+        pipeline,
+        key,
+        weeks[0],
+        weeks[-1],
+        **{"dagster/partition/collection": key, "dagster/partition/week": weeks[0]},
+    )
+    assert result.success
+    statuses = pipeline.query(
+        "select status from report_data_weeks where collection_id = %s", collection.collection_id
+    )
+    assert [row[0] for row in statuses] == ["SUCCESS"] * 3

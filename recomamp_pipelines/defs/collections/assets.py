@@ -12,9 +12,14 @@ from typing import Any
 import dagster as dg
 import psycopg
 from dagster import AssetExecutionContext
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from recomamp_pipelines.amc.client import PollPolicy
 from recomamp_pipelines.defs.collections.partitions import (
+    WEEK_DIMENSION,
     collection_weeks_partitions,
     split_partition_key,
 )
@@ -146,6 +151,28 @@ def _reused_metadata(database_url: str, collection_id: Any, week_start: Any) -> 
     }
 
 
+def run_partition_keys(context: AssetExecutionContext) -> list[str]:
+    """The collection weeks a run covers.
+
+    A backfill launched from the job's page carries a partition range in its tags and, next to
+    it, the single-partition tags of the range's first key (Dagster issue 28861), so that the
+    context reports one key: the range tags win.
+    """
+    tags = context.run.tags
+    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if not start or not end:
+        return [str(key) for key in context.partition_keys]
+    first_collection, first_week = split_partition_key(start)
+    last_collection, last_week = split_partition_key(end)
+    if first_collection != last_collection:
+        return [str(key) for key in context.partition_keys]
+    week_dimension = next(d for d in partitions.partitions_defs if d.name == WEEK_DIMENSION)
+    weeks = week_dimension.partitions_def.get_partition_keys_in_range(
+        dg.PartitionKeyRange(first_week, last_week)
+    )
+    return [f"{first_collection}|{week}" for week in weeks]
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -172,7 +199,7 @@ def collection_weekly_results(
     database_url = recomamp.database_url()
     refresh = context.run.tags.get(REFRESH_TAG, "").lower() == "true"
     by_collection: dict[str, list[str]] = defaultdict(list)
-    for key in context.partition_keys:
+    for key in run_partition_keys(context):
         collection_key, week_key = split_partition_key(key)
         by_collection[collection_key].append(week_key)
 
