@@ -90,19 +90,28 @@ def week_states(
 
 def missing_weeks(
     conn: psycopg.Connection,
-    collection: RegisteredCollection,
+    collections: Sequence[RegisteredCollection],
     now: datetime,
     week_start_day: int,
-) -> list[Week]:
-    """The collection's weeks without a result that AMC can answer at `now`, oldest first."""
-    weeks = collection.weeks(week_start_day)
-    states = week_states(conn, [collection.collection_id], weeks[0].start_date)
-    return [
-        week
-        for week in weeks
-        if not _has_result(states.get((collection.collection_id, week.start_date)))
-        and week_refusal(week, now=now, timezone=collection.timezone) is None
-    ]
+) -> dict[uuid.UUID, list[Week]]:
+    """Each collection's weeks without a result that AMC can answer at `now`, oldest first.
+
+    One query for all of them, however many there are.
+    """
+    if not collections:
+        return {}
+    weeks = {c.collection_id: c.weeks(week_start_day) for c in collections}
+    since = min(found[0].start_date for found in weeks.values())
+    states = week_states(conn, list(weeks), since)
+    return {
+        collection.collection_id: [
+            week
+            for week in weeks[collection.collection_id]
+            if not _has_result(states.get((collection.collection_id, week.start_date)))
+            and week_refusal(week, now=now, timezone=collection.timezone) is None
+        ]
+        for collection in collections
+    }
 
 
 def _has_result(state: WeekState | None) -> bool:

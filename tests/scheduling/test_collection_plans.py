@@ -104,7 +104,7 @@ def test_a_backfill_covers_the_weeks_without_a_result_that_amc_can_answer(
     set_week(db_conn, collection_id, date(2025, 1, 13), "SUCCESS", utc(2025, 1, 22))
     (collection,) = registered_collections(db_conn)
 
-    weeks = missing_weeks(db_conn, collection, utc(2025, 3, 12, 12), 0)
+    weeks = missing_weeks(db_conn, [collection], utc(2025, 3, 12, 12), 0)[collection_id]
 
     # Weeks from 10 March on are not complete yet; 13 January already has its result.
     assert [w.start_date for w in weeks] == [

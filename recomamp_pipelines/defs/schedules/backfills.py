@@ -55,29 +55,29 @@ def collection_backfill_sensor(
         requested = runs_by_tag(
             context.instance, BACKFILL_TAG, [c.backfill_run_key for c in collections]
         )
-        for collection in collections:
-            if collection.backfill_run_key in requested:
-                continue
-            weeks = missing_weeks(conn, collection, now, settings.week_start_day)
-            if not weeks:
-                continue
-            key = collection.partition_key
-            requests.append(
-                dg.RunRequest(
-                    run_key=collection.backfill_run_key,
-                    job_name=collection_weeks_job.name,
-                    tags={
-                        ASSET_PARTITION_RANGE_START_TAG: f"{key}|{weeks[0].partition_key}",
-                        ASSET_PARTITION_RANGE_END_TAG: f"{key}|{weeks[-1].partition_key}",
-                        BACKFILL_TAG: collection.backfill_run_key,
-                        REFRESH_TAG: "false",
-                        KIND_TAG: "collection",
-                        LAUNCHED_BY_TAG: "collection_backfill_sensor",
-                    },
-                )
+        pending = [c for c in collections if c.backfill_run_key not in requested]
+        missing = missing_weeks(conn, pending, now, settings.week_start_day)
+    for collection in pending:
+        weeks = missing[collection.collection_id]
+        if not weeks:
+            continue
+        key = collection.partition_key
+        requests.append(
+            dg.RunRequest(
+                run_key=collection.backfill_run_key,
+                job_name=collection_weeks_job.name,
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: f"{key}|{weeks[0].partition_key}",
+                    ASSET_PARTITION_RANGE_END_TAG: f"{key}|{weeks[-1].partition_key}",
+                    BACKFILL_TAG: collection.backfill_run_key,
+                    REFRESH_TAG: "false",
+                    KIND_TAG: "collection",
+                    LAUNCHED_BY_TAG: "collection_backfill_sensor",
+                },
             )
-            context.log.info(
-                f"backfilling collection {collection.name!r}: {len(weeks)} week(s) "
-                f"{weeks[0].partition_key} .. {weeks[-1].partition_key}"
-            )
+        )
+        context.log.info(
+            f"backfilling collection {collection.name!r}: {len(weeks)} week(s) "
+            f"{weeks[0].partition_key} .. {weeks[-1].partition_key}"
+        )
     return dg.SensorResult(run_requests=requests)
