@@ -284,6 +284,10 @@ class ScheduleRunner:
         execution: AmcExecution | None = None
         if active is not None:
             execution_id, amc_id, _, intent_created_at = active
+            conn.execute(
+                load("adopt_execution"),
+                {"execution_id": execution_id, "dagster_run_id": self.dagster_run_id},
+            )
             if amc_id is None:
                 execution = self._find_lost_submission(taken.context, request, intent_created_at)
                 if execution is not None:

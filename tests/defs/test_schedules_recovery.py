@@ -12,18 +12,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
+import psycopg
 import pytest
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from recomamp_pipelines.definitions import defs
 from recomamp_pipelines.defs.collections.sensors import collections_sensor
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.defs.schedules.jobs import JOB_NAME as SCHEDULE_JOB
+from recomamp_pipelines.defs.schedules.liveness import WORKER_TAG, worker_identity
 from recomamp_pipelines.defs.schedules.reconcile import RECOVERS_TAG, dead_run_reconciler
 from recomamp_pipelines.defs.schedules.sensors import workflow_schedules_sensor
 from recomamp_pipelines.scheduling.cadence import daily
+from recomamp_pipelines.scheduling.claims import parse_claims_tag
+from recomamp_pipelines.scheduling.runs import take_claim
 from tests.defs.conftest import Pipeline
 from tests.scheduling.harness import (
     dict_rows,
@@ -69,9 +74,8 @@ def run_status(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRunStatus
     return run.status
 
 
-def test_a_killed_schedule_run_is_resumed_and_collected_without_resubmitting(
-    sim: Pipeline,
-) -> None:
+def kill_a_schedule_run(sim: Pipeline) -> tuple[Any, dict[str, Any]]:
+    """Start a schedule's run in its own process, kill it once AMC has the execution."""
     cadence = daily("America/New_York")
     schedule_id = schedule_workflow(
         sim.db_url,
@@ -86,6 +90,13 @@ def test_a_killed_schedule_run_is_resumed_and_collected_without_resubmitting(
     process = start_run_process(sim.instance, SCHEDULE_JOB, dict(request.tags))
     execution = wait_for(lambda: submitted(sim))
     kill_hard(process)
+    return schedule_id, execution
+
+
+def test_a_killed_schedule_run_is_resumed_and_collected_without_resubmitting(
+    sim: Pipeline,
+) -> None:
+    schedule_id, execution = kill_a_schedule_run(sim)
 
     # Right away nothing is concluded: the heartbeat is fresh.
     assert evaluate(dead_run_reconciler, sim.instance, now()).run_requests == []
@@ -214,3 +225,25 @@ def test_an_execution_amc_no_longer_has_is_recorded_failed_with_the_reason(
     assert week["status"] == "FAILED"
     assert week["error_message"] == lost["error_message"]
     assert run_status(sim.instance, execution["dagster_run_id"]) is dg.DagsterRunStatus.FAILURE
+
+
+def test_a_tick_taken_over_by_a_live_run_is_left_to_it(sim: Pipeline) -> None:
+    kill_a_schedule_run(sim)
+    (recovery,) = evaluate(dead_run_reconciler, sim.instance, now() + LATER).run_requests or []
+    # The new run has taken the tick but not yet touched the execution (still the dead run's).
+    (ref,) = parse_claims_tag(recovery.tags["recomamp/schedule_claims"])
+    new_run = sim.instance.create_run_for_job(
+        defs.resolve_job_def(SCHEDULE_JOB),
+        tags=dict(recovery.tags),
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    sim.instance.add_run_tags(new_run.run_id, {WORKER_TAG: worker_identity()})
+    with psycopg.connect(sim.db_url, autocommit=True) as conn:
+        assert take_claim(conn, ref, new_run.run_id, now()) is not None
+
+    assert evaluate(dead_run_reconciler, sim.instance, now() + LATER).run_requests == []
+    (claim,) = dict_rows(
+        sim.db_url, "select attempt, status, dagster_run_id from schedule_tick_claims"
+    )
+    assert claim == {"attempt": 2, "status": "RUNNING", "dagster_run_id": new_run.run_id}
+    assert run_status(sim.instance, new_run.run_id) is dg.DagsterRunStatus.STARTED

@@ -113,13 +113,23 @@ def _week_recovery(
 
 
 def _schedule_recovery(
-    conn: psycopg.Connection, execution: StaleExecution, reason: str, now: datetime
+    context: SensorEvaluationContext,
+    conn: psycopg.Connection,
+    execution: StaleExecution,
+    reason: str,
+    now: datetime,
 ) -> dg.RunRequest | None:
     """The schedule run's claim, handed to a new attempt that resumes the execution."""
     assert execution.schedule_run_id is not None
     claim = claim_of_schedule_run(conn, execution.schedule_run_id)
     if claim is None or claim.status != "RUNNING":
         return None  # handed back already: the schedules sensor requests its run
+    if claim.dagster_run_id != execution.dagster_run_id:
+        # Another run took the tick over; it is that run's life that matters.
+        holder = context.instance.get_run_by_id(claim.dagster_run_id or "")
+        if not run_is_dead(context.instance, holder, now=now):
+            return None
+        fail_dead_run(context.instance, holder, f"its process is gone; {reason}")
     if claim.ref.attempt >= MAX_ATTEMPTS:
         mark_lost(conn, execution, f"{reason}; {MAX_ATTEMPTS} attempts ended without it", now)
         return None
@@ -170,7 +180,7 @@ def dead_run_reconciler(
                 mark_lost(conn, execution, f"{reason}; {detail}", now)
                 continue
             if execution.schedule_run_id is not None:
-                request = _schedule_recovery(conn, execution, reason, now)
+                request = _schedule_recovery(context, conn, execution, reason, now)
             else:
                 request = _week_recovery(context, conn, execution, reason, now)
             if request is not None:
