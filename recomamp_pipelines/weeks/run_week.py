@@ -164,6 +164,7 @@ class WeekRunner:
     _client: AmcClient | None = field(default=None, init=False, repr=False)
     _client_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _saved_workflows: set[str] = field(default_factory=set, init=False, repr=False)
+    _workflow_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # --- AMC access ---------------------------------------------------------------------------
 
@@ -404,20 +405,23 @@ class WeekRunner:
     ) -> AmcExecution:
         self._claim_slot(conn, execution_id)
         instance = self.instance_client()
-        if request.amc_workflow_id not in self._saved_workflows:
-            try:
-                instance.create_workflow(
-                    request.amc_workflow_id,
-                    request.rendered.sql,
-                    input_parameters=[
-                        {"name": p["name"], "dataType": p["dataType"]}
-                        for p in request.rendered.input_parameters
-                    ],
-                )
-            except AmcBadRequest as exc:
-                if "already exists" not in str(exc):
-                    raise
-            self._saved_workflows.add(request.amc_workflow_id)
+        # The weeks of a run share their saved workflow: one of them saves it, the others wait
+        # rather than each sending a create that AMC refuses (and spending the rate limit).
+        with self._workflow_lock:
+            if request.amc_workflow_id not in self._saved_workflows:
+                try:
+                    instance.create_workflow(
+                        request.amc_workflow_id,
+                        request.rendered.sql,
+                        input_parameters=[
+                            {"name": p["name"], "dataType": p["dataType"]}
+                            for p in request.rendered.input_parameters
+                        ],
+                    )
+                except AmcBadRequest as exc:
+                    if "already exists" not in str(exc):
+                        raise
+                self._saved_workflows.add(request.amc_workflow_id)
         execution = instance.create_execution(
             request.window,
             workflow_id=request.amc_workflow_id,

@@ -100,12 +100,7 @@ class CollectionUnderTest:
 
 
 def prepare(pipeline: Pipeline, name: str, weeks: int = 3) -> CollectionUnderTest:
-    """Keep the last `weeks` weeks of a collection's range (by name), then register it.
-
-    The staging schema is created up front: weeks staging their first result at the same
-    moment race to create it (see test_concurrent_first_staging_does_not_fail_the_week).
-    """
-    execute(pipeline, "create schema if not exists results_staging")
+    """Keep the last `weeks` weeks of a collection's range (by name), then register it."""
     ((collection_id,),) = pipeline.query(
         "update report_data_collections set start_date = end_date - %s::int + 1 "
         "where name = %s returning id",

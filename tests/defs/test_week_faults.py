@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
-import psycopg
 import pytest
 
 from recomamp_pipelines.amc.client import PollPolicy
@@ -439,37 +438,6 @@ def test_week_within_amc_data_lag_is_refused(sim: Pipeline) -> None:
 
     assert message.startswith(f"week {this_week} ends ")
     assert "AMC data for it is complete from" in message
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="results.staging creates its schema with CREATE SCHEMA IF NOT EXISTS, which fails "
-    "with UniqueViolation when another transaction creates it at the same time",
-)
-def test_concurrent_first_staging_does_not_fail_the_week(sim: Pipeline) -> None:
-    collection = prepare(sim, DSP, weeks=1)
-    (week,) = collection.weeks
-    execute(sim, "drop schema results_staging")
-    outcome: list[object] = []
-    # Another run, creating the staging schema right now: the week must wait for it, then use it.
-    with psycopg.connect(sim.db_url) as other_run:
-        other_run.execute("create schema results_staging")
-        run = threading.Thread(
-            target=lambda: outcome.append(backfill(sim, collection.key, week)), daemon=True
-        )
-        run.start()
-        deadline = time.monotonic() + 60
-        while not sim.query(
-            "select 1 from pg_stat_activity where datname = current_database() "
-            "and wait_event_type = 'Lock' and query ilike 'create schema if not exists%%'"
-        ):
-            assert run.is_alive() and time.monotonic() < deadline, "the week never staged"
-            time.sleep(0.05)
-        other_run.commit()
-    run.join(timeout=60)
-
-    row = week_rows(sim, collection.collection_id)[week]
-    assert (row["status"], row["error_message"]) == ("SUCCESS", None)
 
 
 def test_request_amc_refuses_ends_the_attempt_and_frees_its_slot(sim: Pipeline) -> None:
