@@ -17,7 +17,13 @@ def dagster_yaml(storage_url: str, *, max_concurrent_runs: int = 4) -> dict[str,
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",
-            "config": {"max_concurrent_runs": max_concurrent_runs},
+            "config": {
+                "max_concurrent_runs": max_concurrent_runs,
+                # Scheduled runs never take every slot from collection backfills.
+                "tag_concurrency_limits": [
+                    {"key": "recomamp/kind", "value": "schedule", "limit": 2},
+                ],
+            },
         },
         "run_monitoring": {"enabled": True, "max_runtime_seconds": 86400},
         "telemetry": {"enabled": False},
