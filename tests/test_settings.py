@@ -56,5 +56,5 @@ def test_bad_week_start_day_names_the_value(tmp_path: Path) -> None:
 
 def test_malformed_settings_file_line_is_reported(tmp_path: Path) -> None:
     (tmp_path / "settings.env").write_text("JUST_A_WORD\n")
-    with pytest.raises(SettingsError, match="settings.env:1: expected KEY=VALUE"):
+    with pytest.raises(SettingsError, match=r"settings\.env:1: expected KEY=VALUE"):
         load_settings({"RECOMAMP_HOME": str(tmp_path)})

@@ -85,7 +85,6 @@ def test_wrong_database_url_is_one_clear_error(
     monkeypatch.setenv("RECOMAMP_ENCRYPTION_KEYS", generate_key())
     result = runner.invoke(app, ["users", "add", "--email", "a@b.co"], input=TOKEN + "\n")
     assert result.exit_code == 1
-    assert "cannot connect to the RecomAMP database at postgresql://postgres@127.0.0.1:1/nowhere" in (
-        result.output
-    )
+    where = "postgresql://postgres@127.0.0.1:1/nowhere"
+    assert f"cannot connect to the RecomAMP database at {where}" in result.output
     assert "hunter2" not in result.output

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import warnings
+from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -24,7 +26,7 @@ class EmbeddedServerError(RuntimeError):
     """The embedded PostgreSQL could not be started or stopped."""
 
 
-def _server(data_dir: Path):  # noqa: ANN202 - pgserver's class is private
+def _server(data_dir: Path) -> Any:  # pgserver's server class is not public
     # pgserver keeps its lock file in the runtime dir; without XDG_RUNTIME_DIR it says so
     # loudly on every command and then uses /tmp, which is what we want anyway.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -48,10 +50,9 @@ def ensure_embedded(data_dir: Path, database: str = EMBEDDED_DATABASE) -> str:
             "select 1 from pg_database where datname = %s", (database,)
         ).fetchone()
         if not exists:
-            try:
+            # Another command may create it at the same moment.
+            with suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another command created it at the same moment
     url: str = server.get_uri(database=database)
     return url
 
