@@ -248,7 +248,10 @@ class WeekRunner:
             try:
                 return self._execute(conn, week, request)
             except WeekCancelled:
-                raise
+                # The attempt is already CANCELLED; the week must not stay RUNNING either.
+                return self._fail_week(
+                    conn, week, None, "the run was cancelled; its AMC execution was cancelled"
+                )
             except Exception as exc:
                 log.exception("week %s of %s failed", week.partition_key, self.collection.name)
                 return self._fail_week(conn, week, None, f"{type(exc).__name__}: {exc}")
@@ -736,11 +739,7 @@ class WeekRunner:
         try:
             futures = {pool.submit(self.run_week, week): week for week in weeks}
             for future in as_completed(futures):
-                try:
-                    yield future.result()
-                except WeekCancelled:
-                    week = futures[future]
-                    yield WeekOutcome(week, OutcomeKind.FAILED, "cancelled with the run")
+                yield future.result()
         finally:
             # Leaving early (the run was cancelled): tell the weeks, wait for them to record it.
             if any(not future.done() for future in futures):

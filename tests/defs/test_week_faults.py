@@ -501,3 +501,48 @@ def test_owner_without_a_working_amc_grant_leaves_no_attempt_open(sim: Pipeline)
     for row in week_rows(sim, collection.collection_id).values():
         assert "has no stored Amazon refresh token" in row["error_message"]
     assert len(executions(sim, collection.collection_id)) == 2
+
+
+def test_cancelling_the_run_cancels_the_amc_execution_and_records_the_week(sim: Pipeline) -> None:
+    collection = prepare(sim, DSP, weeks=1)
+    (week_key,) = collection.weeks
+    # An execution that would stay PENDING for the whole test: only a cancel ends it.
+    sim.simulator.set_faults(stuck_pending_next_executions=1)
+    runner = week_runner(
+        sim,
+        collection.collection_id,
+        poll_policy=PollPolicy(initial_interval=0.2, max_interval=0.4),
+    )
+    outcomes: list[object] = []
+    worker = threading.Thread(
+        target=lambda: outcomes.extend(runner.run_weeks([week_from_partition_key(week_key)])),
+        daemon=True,
+    )
+    try:
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not sim.query(
+            "select 1 from workflow_executions where collection_id = %s "
+            "and amc_execution_id is not null",
+            collection.collection_id,
+        ):
+            assert time.monotonic() < deadline, "the week was never submitted"
+            time.sleep(0.1)
+        # What the Dagster run's interrupt does when the run is cancelled.
+        runner.cancel_event.set()
+        worker.join(timeout=60)
+        assert not worker.is_alive()
+    finally:
+        runner.close()
+
+    (outcome,) = outcomes
+    assert outcome.kind is OutcomeKind.FAILED  # type: ignore[attr-defined]
+    (execution,) = executions(sim, collection.collection_id)
+    assert (execution["status"], execution["error_type"]) == ("CANCELLED", "CANCELLED")
+    assert sim.simulator.counters()["executions_by_status"] == {"CANCELLED": 1}
+    row = week_rows(sim, collection.collection_id)[week_key]
+    assert (row["status"], row["error_message"]) == (
+        "FAILED",
+        "the run was cancelled; its AMC execution was cancelled",
+    )
+    assert sim.query("select count(*) from amc_instance_slots") == [(0,)]
