@@ -28,7 +28,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from recomamp_pipelines.amc.client import AmcClient, InstanceClient, PollPolicy
-from recomamp_pipelines.amc.errors import AmcAuthError, AmcBadRequest, AmcError
+from recomamp_pipelines.amc.errors import AmcAuthError, AmcError
 from recomamp_pipelines.amc.models import AmcExecution, ProjectStatus, TimeWindow
 from recomamp_pipelines.crypto import TokenCipher
 from recomamp_pipelines.quality.staged_week import check_staged_week
@@ -48,10 +48,15 @@ from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.templates.catalog import template_parameters
 from recomamp_pipelines.templates.render import RenderedQuery, RenderError, RunWindow, render
 from recomamp_pipelines.weeks.run_week import (
-    CLOCK_SKEW_MARGIN,
     amc_workflow_id,
     request_hash,
     resolve_mapped_values,
+)
+from recomamp_pipelines.weeks.submission import (
+    find_lost_submission,
+    live_status,
+    save_amc_workflow,
+    whole_seconds,
 )
 
 log = logging.getLogger(__name__)
@@ -127,15 +132,6 @@ def default_owner_client_factory(settings: Settings) -> Callable[[ScheduleContex
         )
 
     return make
-
-
-def _live_status(execution: AmcExecution) -> str:
-    """The project status of an execution not yet collected (its end is recorded apart)."""
-    return "RUNNING" if execution.is_terminal else str(execution.status)
-
-
-def _seconds(value: float | None) -> int | None:
-    return None if value is None else round(value)
 
 
 @dataclass
@@ -289,7 +285,13 @@ class ScheduleRunner:
                 {"execution_id": execution_id, "dagster_run_id": self.dagster_run_id},
             )
             if amc_id is None:
-                execution = self._find_lost_submission(taken.context, request, intent_created_at)
+                execution = find_lost_submission(
+                    self.instance_client(taken.context),
+                    workflow_id=request.amc_workflow_id,
+                    window=request.window,
+                    parameter_values=request.rendered.parameter_values,
+                    intent_created_at=intent_created_at,
+                )
                 if execution is not None:
                     self._record_submission(conn, execution_id, execution)
         else:
@@ -378,29 +380,6 @@ class ScheduleRunner:
             error="superseded by a run of another query or window for the same schedule run",
         )
 
-    def _find_lost_submission(
-        self, context: ScheduleContext, request: ScheduleRequest, intent_created_at: datetime
-    ) -> AmcExecution | None:
-        """The AMC execution an earlier process submitted but never recorded, if AMC has it."""
-        wanted = request.rendered.parameter_values
-        for candidate in self.instance_client(context).iter_executions(
-            workflow_id=request.amc_workflow_id,
-            min_creation_time=intent_created_at - CLOCK_SKEW_MARGIN,
-        ):
-            start = candidate.time_window_start_original or candidate.time_window_start
-            end = candidate.time_window_end_original or candidate.time_window_end
-            if (
-                (start, end) == (request.window.start, request.window.end)
-                and (candidate.parameter_values or {}) == wanted
-                and candidate.amc_status != "CANCELLED"
-            ):
-                log.info(
-                    "found AMC execution %s submitted before a restart",
-                    candidate.workflow_execution_id,
-                )
-                return candidate
-        return None
-
     def _submit(
         self,
         conn: psycopg.Connection,
@@ -412,18 +391,7 @@ class ScheduleRunner:
         instance = self.instance_client(context)
         saved = (str(context.amc_instance_id), request.amc_workflow_id)
         if saved not in self._saved_workflows:
-            try:
-                instance.create_workflow(
-                    request.amc_workflow_id,
-                    request.rendered.sql,
-                    input_parameters=[
-                        {"name": p["name"], "dataType": p["dataType"]}
-                        for p in request.rendered.input_parameters
-                    ],
-                )
-            except AmcBadRequest as exc:
-                if "already exists" not in str(exc):
-                    raise
+            save_amc_workflow(instance, request.amc_workflow_id, request.rendered)
             with self._lock:
                 self._saved_workflows.add(saved)
         execution = instance.create_execution(
@@ -455,7 +423,7 @@ class ScheduleRunner:
                 "execution_id": execution_id,
                 "amc_execution_id": execution.workflow_execution_id,
                 "amc_status": str(execution.amc_status),
-                "status": _live_status(execution),
+                "status": live_status(execution),
             },
         )
 
@@ -474,7 +442,7 @@ class ScheduleRunner:
                 {
                     "execution_id": execution_id,
                     "amc_status": str(execution.amc_status),
-                    "status": _live_status(execution),
+                    "status": live_status(execution),
                     "dagster_run_id": self.dagster_run_id,
                 },
             )
@@ -590,7 +558,9 @@ class ScheduleRunner:
                 "result_size_bytes": size,
                 "result_data": Jsonb(preview) if preview is not None else None,
                 "result_location": location,
-                "execution_duration": _seconds(execution.execution_time) if execution else None,
+                "execution_duration": whole_seconds(execution.execution_time)
+                if execution
+                else None,
             },
         )
 

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,6 @@ from recomamp_pipelines.amc.client import AmcClient, InstanceClient, PollPolicy
 from recomamp_pipelines.amc.errors import (
     AmcApiError,
     AmcAuthError,
-    AmcBadRequest,
     AmcError,
     AmcNotFound,
     AmcRetryableError,
@@ -50,12 +49,15 @@ from recomamp_pipelines.templates.render import RenderedQuery, RenderError, RunW
 from recomamp_pipelines.weeks.calendar import Week, amc_window, weeks_overlapping
 from recomamp_pipelines.weeks.collection import CollectionContext
 from recomamp_pipelines.weeks.queries import load
+from recomamp_pipelines.weeks.submission import (
+    find_lost_submission,
+    live_status,
+    save_amc_workflow,
+    whole_seconds,
+)
 
 log = logging.getLogger(__name__)
 
-#: How far before an intent's creation an AMC execution may claim to be created and still be
-#: taken for it: clocks of AMC and of this machine disagree a little.
-CLOCK_SKEW_MARGIN = timedelta(minutes=5)
 #: How often a week waiting for a free AMC slot looks again.
 SLOT_WAIT_SECONDS = 2.0
 PREVIEW_ROWS = 20
@@ -299,7 +301,13 @@ class WeekRunner:
             execution_id, amc_id, _, intent_created_at, _, _ = active
             kind = OutcomeKind.RESUMED
             if amc_id is None:
-                execution = self._find_lost_submission(request, intent_created_at)
+                execution = find_lost_submission(
+                    self.instance_client(),
+                    workflow_id=request.amc_workflow_id,
+                    window=request.window,
+                    parameter_values=request.rendered.parameter_values,
+                    intent_created_at=intent_created_at,
+                )
                 if execution is not None:
                     self._record_submission(conn, execution_id, execution)
         else:
@@ -380,29 +388,6 @@ class WeekRunner:
             error="superseded by a run of another query or window for the same week",
         )
 
-    def _find_lost_submission(
-        self, request: WeekRequest, intent_created_at: datetime
-    ) -> AmcExecution | None:
-        """The AMC execution an earlier process submitted but never recorded, if AMC has it."""
-        wanted = request.rendered.parameter_values
-        for candidate in self.instance_client().iter_executions(
-            workflow_id=request.amc_workflow_id,
-            min_creation_time=intent_created_at - CLOCK_SKEW_MARGIN,
-        ):
-            start = candidate.time_window_start_original or candidate.time_window_start
-            end = candidate.time_window_end_original or candidate.time_window_end
-            if (
-                (start, end) == (request.window.start, request.window.end)
-                and (candidate.parameter_values or {}) == wanted
-                and candidate.amc_status != "CANCELLED"
-            ):
-                log.info(
-                    "found AMC execution %s submitted before a restart",
-                    candidate.workflow_execution_id,
-                )
-                return candidate
-        return None
-
     def _submit(
         self, conn: psycopg.Connection, execution_id: uuid.UUID, request: WeekRequest
     ) -> AmcExecution:
@@ -412,18 +397,7 @@ class WeekRunner:
         # rather than each sending a create that AMC refuses (and spending the rate limit).
         with self._workflow_lock:
             if request.amc_workflow_id not in self._saved_workflows:
-                try:
-                    instance.create_workflow(
-                        request.amc_workflow_id,
-                        request.rendered.sql,
-                        input_parameters=[
-                            {"name": p["name"], "dataType": p["dataType"]}
-                            for p in request.rendered.input_parameters
-                        ],
-                    )
-                except AmcBadRequest as exc:
-                    if "already exists" not in str(exc):
-                        raise
+                save_amc_workflow(instance, request.amc_workflow_id, request.rendered)
                 self._saved_workflows.add(request.amc_workflow_id)
         execution = instance.create_execution(
             request.window,
@@ -463,7 +437,7 @@ class WeekRunner:
                 "execution_id": execution_id,
                 "amc_execution_id": execution.workflow_execution_id,
                 "amc_status": str(execution.amc_status),
-                "status": _live_status(execution),
+                "status": live_status(execution),
             },
         )
 
@@ -476,7 +450,7 @@ class WeekRunner:
                 {
                     "execution_id": execution_id,
                     "amc_status": str(execution.amc_status),
-                    "status": _live_status(execution),
+                    "status": live_status(execution),
                     "dagster_run_id": self.dagster_run_id,
                 },
             )
@@ -592,7 +566,7 @@ class WeekRunner:
                     "amc_execution_id": execution.workflow_execution_id,
                     "result_rows": published.row_count,
                     "result_size_bytes": published.csv_bytes,
-                    "execution_duration": _seconds(amc_seconds),
+                    "execution_duration": whole_seconds(amc_seconds),
                     "summary_stats": Jsonb(staged.summary_stats),
                     "data_checksum": published.checksum,
                     "result_location": published.results_table,
@@ -640,7 +614,7 @@ class WeekRunner:
                 "result_size_bytes": size,
                 "result_data": Jsonb(preview) if preview is not None else None,
                 "result_location": location,
-                "execution_duration": _seconds(execution.execution_time),
+                "execution_duration": whole_seconds(execution.execution_time),
             },
         )
 
@@ -783,17 +757,6 @@ def _went_past_refusal(future: Future[WeekOutcome]) -> bool:
     if future.cancelled():
         return False
     return future.exception() is not None or future.result().kind is not OutcomeKind.REFUSED
-
-
-def _live_status(execution: AmcExecution) -> str:
-    """The project status of a non-final AMC execution (final ones are recorded apart)."""
-    if execution.is_terminal:
-        return "RUNNING"
-    return str(execution.status)
-
-
-def _seconds(value: float | None) -> int | None:
-    return None if value is None else round(value)
 
 
 def resolve_mapped_values(conn: psycopg.Connection, source: MappedSource) -> list[object]:
