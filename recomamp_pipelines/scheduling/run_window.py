@@ -47,6 +47,7 @@ from recomamp_pipelines.scheduling.runs import (
 from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.templates.catalog import template_parameters
 from recomamp_pipelines.templates.render import RenderedQuery, RenderError, RunWindow, render
+from recomamp_pipelines.weeks.queries import load as load_week_query
 from recomamp_pipelines.weeks.run_week import (
     amc_workflow_id,
     request_hash,
@@ -418,7 +419,7 @@ class ScheduleRunner:
         self, conn: psycopg.Connection, execution_id: uuid.UUID, execution: AmcExecution
     ) -> None:
         conn.execute(
-            load("record_execution_submission"),
+            load_week_query("record_submission"),
             {
                 "execution_id": execution_id,
                 "amc_execution_id": execution.workflow_execution_id,
