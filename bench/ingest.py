@@ -2,9 +2,10 @@
 
 Generates an AMC-like CSV result (a dozen columns: strings, longs, doubles, a boolean), then in
 one run times
-  (a) our full ingest: CSV parsed once by Arrow -> staging table by binary COPY (ADBC), with the
-      Parquet file, summary_stats and checksum written by a thread -> quality checks on SQL
-      aggregates -> publish (one transaction) -> Parquet renamed into place;
+  (a) our full ingest, one transaction: the week's previous rows deleted -> CSV parsed once by
+      Arrow -> binary COPY (pgpq) into the results table, with the Parquet file, summary_stats
+      and checksum written by a thread -> quality checks on SQL aggregates of the loaded rows
+      -> commit -> Parquet renamed into place;
   (b) plain psycopg `COPY FROM STDIN` of the same bytes into a table shaped like ours;
   (c) pandas `read_csv` in chunks + `to_sql` (SQLAlchemy, method=None) into the same shape;
 and measures the peak memory of ingesting a larger result in a fresh subprocess (RSS above the
@@ -43,14 +44,9 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recomamp_pipelines.db.migrations import upgrade
-from recomamp_pipelines.quality import check_staged_week
+from recomamp_pipelines.quality import check_loaded_week
 from recomamp_pipelines.quality.expectations import setup_seconds, validate
-from recomamp_pipelines.results import (
-    ResultTarget,
-    publish_week,
-    results_table_name,
-    stage_week,
-)
+from recomamp_pipelines.results import ResultTarget, load_week, results_table_name
 
 OUTPUT_COLUMNS = [
     {"name": "campaign", "dataType": "STRING", "columnType": "DIMENSION"},
@@ -170,19 +166,18 @@ def run_ours(conn: psycopg.Connection, csv_path: Path, root: Path) -> tuple[floa
     conn.execute("checkpoint")
     phases: dict[str, float] = {}
     started = time.perf_counter()
-    staged = stage_week(conn, [csv_path], OUTPUT_COLUMNS, target, results_root=root)
-    phases["stage (ADBC COPY + Parquet, stats, checksum)"] = time.perf_counter() - started
-    mark = time.perf_counter()
-    outcomes = check_staged_week(conn, staged, previous_weeks_stats=[])
-    phases["checks"] = time.perf_counter() - mark
-    failed = [outcome.name for outcome in outcomes if not outcome.passed]
-    if failed:
-        print(f"  note: checks failed on generated data: {failed}")
-    mark = time.perf_counter()
-    published = publish_week(conn, staged)
-    phases["publish"] = time.perf_counter() - mark
+    with load_week(conn, [csv_path], OUTPUT_COLUMNS, target, results_root=root) as week:
+        phases["load (binary COPY + Parquet, stats, checksum)"] = time.perf_counter() - started
+        mark = time.perf_counter()
+        outcomes = check_loaded_week(conn, week)
+        phases["checks"] = time.perf_counter() - mark
+        failed = [outcome.name for outcome in outcomes if not outcome.passed]
+        if failed:
+            print(f"  note: checks failed on generated data: {failed}")
+        mark = time.perf_counter()
+    phases["commit + Parquet rename"] = time.perf_counter() - mark
     total = time.perf_counter() - started
-    if published.row_count == 0:
+    if not week.published or week.row_count == 0:
         raise RuntimeError("our ingest published no rows")
     return total, phases, results_table_name(target.workflow_id)
 
@@ -285,9 +280,10 @@ def _memory_child(url: str, csv_path: str, root: str) -> None:
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         target = _target()
-        staged = stage_week(conn, [Path(csv_path)], OUTPUT_COLUMNS, target, results_root=Path(root))
-        check_staged_week(conn, staged, previous_weeks_stats=[])
-        publish_week(conn, staged)
+        with load_week(
+            conn, [Path(csv_path)], OUTPUT_COLUMNS, target, results_root=Path(root)
+        ) as week:
+            check_loaded_week(conn, week)
     elapsed = time.perf_counter() - started
     stop.set()
     sampler.join()
@@ -346,7 +342,7 @@ def main() -> None:
         print()
         heading = f"method (median of {args.repeat} runs)"
         print(f"{heading:<48} {'seconds':>9} {'rows/s':>12}")
-        label = "(a) ours: stage + checks + publish + Parquet"
+        label = "(a) ours: load + checks + commit + Parquet"
         print(f"{label:<48} {ours:>9.2f} {rows / ours:>12,.0f}")
         for phase, seconds in phase_runs.items():
             print(f"{'    ' + phase:<48} {statistics.median(seconds):>9.2f}")

@@ -1,12 +1,16 @@
-"""Aggregates of a staged week computed by PostgreSQL in one scan of the staging table.
+"""What the checks know of a loaded week: PostgreSQL's recount of its rows, and its profile.
 
-Float and numeric columns are aggregated over their finite values only (NaN and infinities are
-left out), as the summary_stats are, so the two can be compared value for value.
+PostgreSQL recounts the loaded rows in one scan (row count, filtered rows, each numeric column's
+sum and count), to be compared with the summary_stats computed from the stream. Row-level facts
+(negative values, funnel breaks) and the extremes come from the week's profile and
+summary_stats, counted from the same batches while they were loaded.
+
+Float columns are summed over their finite values only (NaN and infinities are left out), as
+the summary_stats are, so that the two can be compared value for value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -16,23 +20,18 @@ from psycopg import sql
 
 from recomamp_pipelines.quality.sql import compose
 from recomamp_pipelines.results.columns import ResultColumn
-from recomamp_pipelines.results.staging import StagedWeek
-from recomamp_pipelines.results.summary_stats import FILTERED_COLUMN, METRIC_CANDIDATES
+from recomamp_pipelines.results.load import LoadedWeek
+from recomamp_pipelines.results.summary_stats import FILTERED_COLUMN, FunnelCount, finite_or_none
 
 Number = int | float
-
-# (name of the rule, role that must not exceed, role it is bounded by)
-FUNNEL_RULES: tuple[tuple[str, str, str], ...] = (
-    ("clicks_not_above_impressions", "clicks", "impressions"),
-    ("purchases_not_above_clicks", "purchases", "clicks"),
-)
 
 _INTEGER_TYPES = ("bigint", "integer")
 
 
 @dataclass(frozen=True)
 class ColumnAggregate:
-    """One numeric column's aggregates over the staged rows."""
+    """One numeric column's aggregates: total and count recounted by PostgreSQL, the rest
+    from the stream."""
 
     total: Number
     count: int
@@ -43,30 +42,11 @@ class ColumnAggregate:
 
 
 @dataclass(frozen=True)
-class FunnelRule:
-    """A row-level rule `column <= bound_column` and the number of rows that break it."""
-
-    name: str
-    column: str
-    bound_column: str
-    violating_rows: int
-
-
-@dataclass(frozen=True)
-class StagedAggregates:
+class WeekAggregates:
     row_count: int
     filtered_row_count: int | None
     columns: dict[str, ColumnAggregate]
-    funnel: list[FunnelRule]
-
-
-def column_for_role(columns: Sequence[ResultColumn], role: str) -> ResultColumn | None:
-    """The numeric column that plays a metric role (e.g. 'clicks'), matched by name."""
-    by_name = {column.name.lower(): column for column in columns if column.is_numeric}
-    for candidate in METRIC_CANDIDATES[role]:
-        if candidate in by_name:
-            return by_name[candidate]
-    return None
+    funnel: list[FunnelCount]
 
 
 def _finite(column: ResultColumn) -> sql.Composable:
@@ -76,57 +56,41 @@ def _finite(column: ResultColumn) -> sql.Composable:
     )
 
 
-def staged_aggregates(conn: psycopg.Connection, staged: StagedWeek) -> StagedAggregates:
-    """Row count, filtered rows, per-column sums/counts/extremes/negatives and funnel breaks."""
-    numeric = [column for column in staged.columns if column.is_numeric]
+def week_aggregates(conn: psycopg.Connection, week: LoadedWeek) -> WeekAggregates:
+    """Row count, filtered rows and per-column sums and counts of the loaded rows, recounted
+    by PostgreSQL, with the week's negatives, minimums and funnel breaks."""
+    numeric = [column for column in week.columns if column.is_numeric]
     filtered = next(
-        (column for column in staged.columns if column.name.lower() == FILTERED_COLUMN), None
+        (column for column in week.columns if column.name.lower() == FILTERED_COLUMN), None
     )
-    rules: list[tuple[str, ResultColumn, ResultColumn]] = []
-    for name, upper_role, lower_role in FUNNEL_RULES:
-        upper = column_for_role(staged.columns, upper_role)
-        lower = column_for_role(staged.columns, lower_role)
-        if upper is not None and lower is not None:
-            rules.append((name, upper, lower))
     expressions: list[sql.Composable] = [sql.SQL("count(*)")]
     for column in numeric:
         col = sql.Identifier(column.name)
-        if column.staging_type in _INTEGER_TYPES:
+        if column.postgres_type in _INTEGER_TYPES:
             expressions += [
                 sql.SQL("sum({col})").format(col=col),
                 sql.SQL("count({col})").format(col=col),
-                # Integer sums are exact: no tolerance, so no need for the sum of |values|.
-                sql.SQL("null"),
-                sql.SQL("min({col})").format(col=col),
             ]
         else:
             finite = _finite(column)
             expressions += [
                 sql.SQL("sum({col}) filter (where {finite})").format(col=col, finite=finite),
                 sql.SQL("count({col}) filter (where {finite})").format(col=col, finite=finite),
-                sql.SQL("sum(abs({col})) filter (where {finite})").format(col=col, finite=finite),
-                sql.SQL("min({col}) filter (where {finite})").format(col=col, finite=finite),
             ]
-        expressions.append(sql.SQL("count(*) filter (where {col} < 0)").format(col=col))
     if filtered is not None:
         flag = (
             sql.Identifier(filtered.name)
-            if filtered.staging_type == "boolean"
+            if filtered.postgres_type == "boolean"
             else sql.SQL("lower({}) = 'true'").format(sql.Identifier(filtered.name))
         )
         expressions.append(sql.SQL("count(*) filter (where {})").format(flag))
-    for _, upper, lower in rules:
-        expressions.append(
-            sql.SQL("count(*) filter (where {} > {})").format(
-                sql.Identifier(upper.name), sql.Identifier(lower.name)
-            )
-        )
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
             compose(
-                "staged_aggregates",
+                "week_aggregates",
                 aggregates=sql.SQL(", ").join(expressions),
-                staging_table=staged.staging_table,
+                table=week.table,
+                week_rows=week.rows,
             )
         )
         row = cur.fetchone()
@@ -135,20 +99,18 @@ def staged_aggregates(conn: psycopg.Connection, staged: StagedWeek) -> StagedAgg
     row_count = int(next(values))
     columns: dict[str, ColumnAggregate] = {}
     for column in numeric:
-        total, count, absolute_total, minimum, negatives = (next(values) for _ in range(5))
+        total, count = next(values), next(values)
+        profile = week.profile.columns[column.name]
         columns[column.name] = ColumnAggregate(
             total=_number(total) or 0,
             count=int(count),
-            absolute_total=_number(absolute_total) or 0,
-            minimum=_number(minimum),
-            negative_rows=int(negatives),
-            is_integer=column.staging_type in _INTEGER_TYPES,
+            absolute_total=profile.absolute_total,
+            minimum=finite_or_none(week.summary_stats.get(f"{column.name}_min")),
+            negative_rows=profile.negative_rows,
+            is_integer=column.postgres_type in _INTEGER_TYPES,
         )
     filtered_rows = int(next(values)) if filtered is not None else None
-    funnel = [
-        FunnelRule(name, upper.name, lower.name, int(next(values))) for name, upper, lower in rules
-    ]
-    return StagedAggregates(row_count, filtered_rows, columns, funnel)
+    return WeekAggregates(row_count, filtered_rows, columns, list(week.profile.funnel))
 
 
 def _number(value: Any) -> Number | None:

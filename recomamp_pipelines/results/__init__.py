@@ -1,15 +1,16 @@
-"""One week's AMC result: staged in PostgreSQL, summarised, published as a table and Parquet.
+"""One week's AMC result: loaded into its workflow's typed table, summarised, written as Parquet.
 
 The life of a week, as the orchestration drives it:
 
-    staged = stage_week(conn, csv_paths, execution.output_columns, target, results_root=root)
-    outcomes = check_staged_week(conn, staged, previous_weeks_stats=[...])  # quality package
-    if any(outcome.blocks_publish for outcome in outcomes):
-        discard_staged_week(conn, staged)
-    else:
-        published = publish_week(conn, staged)  # row_count, bytes, checksum, parquet_path
+    with load_week(conn, csv_paths, execution.output_columns, target, results_root=root) as week:
+        outcomes = check_loaded_week(conn, week, previous_weeks_stats=[...])  # quality package
+        if any(outcome.blocks_publish for outcome in outcomes):
+            week.discard()
+        else:
+            ...  # execution and week rows, in the same transaction as the results
+    # week.published: row_count, bytes, checksum, parquet_path
 
-`staged.summary_stats` goes to `report_data_weeks.summary_stats`, `preview_rows(conn, staged)` to
+`week.summary_stats` goes to `report_data_weeks.summary_stats`, `preview_rows(conn, week)` to
 `workflow_executions.result_data`, and `collection_report_metadata(weeks)` recomputes the
 collection's `report_metadata`.
 """
@@ -22,15 +23,15 @@ from recomamp_pipelines.results.columns import (
     map_output_column,
     map_output_columns,
 )
-from recomamp_pipelines.results.parquet import ResultFileError
-from recomamp_pipelines.results.staging import (
-    StagedWeek,
-    StagingError,
-    discard_staged_week,
-    drop_abandoned_staging,
+from recomamp_pipelines.results.load import (
+    LoadedWeek,
+    LoadError,
+    WeekState,
+    load_week,
     preview_rows,
-    stage_week,
+    remove_abandoned_files,
 )
+from recomamp_pipelines.results.parquet import ResultFileError
 from recomamp_pipelines.results.summary_stats import (
     WeekSummary,
     collection_report_metadata,
@@ -38,24 +39,23 @@ from recomamp_pipelines.results.summary_stats import (
     primary_metric,
     week_over_week_change,
 )
+from recomamp_pipelines.results.table import (
+    SchemaDrift,
+    SchemaDriftError,
+    TableColumn,
+    published_columns,
+    schema_drift,
+)
 from recomamp_pipelines.results.target import (
     ResultTarget,
     ResultTargetError,
     parquet_path,
     results_table_name,
 )
-from recomamp_pipelines.results.writer import (
-    PublishedWeek,
-    SchemaDrift,
-    SchemaDriftError,
-    TableColumn,
-    publish_week,
-    published_columns,
-    schema_drift,
-)
 
 __all__ = [
-    "PublishedWeek",
+    "LoadError",
+    "LoadedWeek",
     "ResultColumn",
     "ResultColumnError",
     "ResultFileError",
@@ -63,23 +63,20 @@ __all__ = [
     "ResultTargetError",
     "SchemaDrift",
     "SchemaDriftError",
-    "StagedWeek",
-    "StagingError",
     "TableColumn",
+    "WeekState",
     "WeekSummary",
     "collection_report_metadata",
     "collection_totals",
-    "discard_staged_week",
-    "drop_abandoned_staging",
+    "load_week",
     "map_output_column",
     "map_output_columns",
     "parquet_path",
     "preview_rows",
     "primary_metric",
-    "publish_week",
     "published_columns",
+    "remove_abandoned_files",
     "results_table_name",
     "schema_drift",
-    "stage_week",
     "week_over_week_change",
 ]

@@ -6,9 +6,11 @@ table's catalog can be compared with a new week directly) and one Arrow type for
 A data type this table does not know (ARRAY, MAP, STRUCT or anything new) is kept as text in
 both and flagged as untyped, so that the quality checks can warn about it.
 
-DECIMAL is `numeric` in the results table but `double` in Arrow, in the Parquet file and in the
-staging table: Arrow's decimal types need a fixed scale, and AMC's CSV decimals carry as many
-digits as the division produced. Digits beyond double precision (15-17 significant) are rounded.
+DECIMAL is `double precision` everywhere (results table, Arrow, Parquet): Arrow's decimal types
+need a fixed scale, and AMC's CSV decimals carry as many digits as the division produced, so the
+values are read as doubles; storing them as `numeric` afterwards would only show digits that
+were never there. Digits beyond double precision (15-17 significant) are rounded.
+
 TIMESTAMP is read from the CSV as text and converted per batch (see `parquet.py`), because AMC
 files may carry a zone suffix that PostgreSQL's `timestamp` ignores and Arrow's CSV reader
 refuses.
@@ -54,18 +56,10 @@ _AMC_TYPES: dict[str, _TypeMapping] = {
     "INT": _TypeMapping("integer", pa.int32(), is_numeric=True),
     "DOUBLE": _TypeMapping("double precision", pa.float64(), is_numeric=True),
     "FLOAT": _TypeMapping("double precision", pa.float64(), is_numeric=True),
-    "DECIMAL": _TypeMapping("numeric", pa.float64(), is_numeric=True),
+    "DECIMAL": _TypeMapping("double precision", pa.float64(), is_numeric=True),
     "BOOLEAN": _TypeMapping("boolean", pa.bool_(), is_numeric=False),
     "DATE": _TypeMapping("date", pa.date32(), is_numeric=False),
     "TIMESTAMP": _TypeMapping("timestamp without time zone", pa.timestamp("us"), is_numeric=False),
-}
-
-
-# What the staging load (Arrow batches through binary COPY) writes for each Arrow type.
-_ARROW_TO_POSTGRES: dict[pa.DataType, str] = {
-    mapping.arrow_type: mapping.postgres_type
-    for mapping in _AMC_TYPES.values()
-    if mapping.postgres_type != "numeric"
 }
 
 
@@ -97,11 +91,6 @@ class ResultColumn:
     is_numeric: bool
     is_metric: bool
     is_typed: bool
-
-    @property
-    def staging_type(self) -> str:
-        """The type of the column in the staging table, which is loaded from Arrow batches."""
-        return _ARROW_TO_POSTGRES[self.arrow_type]
 
     @property
     def is_timestamp(self) -> bool:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from recomamp_pipelines.results.checksum import RowDigest
 from recomamp_pipelines.results.columns import ResultColumn
-from recomamp_pipelines.results.summary_stats import SummaryAccumulator, SummaryStats
+from recomamp_pipelines.results.summary_stats import SummaryAccumulator, SummaryStats, WeekProfile
 
 # Arrow's streaming CSV reader keeps many blocks in flight (its pool peaked at about 400 MB with
 # 16 MB blocks and 140 MB with 4 MB blocks on a 5-million-row file): the block size is what
@@ -77,6 +77,7 @@ class ParquetWeek:
     row_count: int
     parquet_bytes: int
     summary_stats: SummaryStats
+    profile: WeekProfile
     checksum: str
 
 
@@ -122,6 +123,7 @@ class WeekFileWriter:
             row_count=self._digest.row_count,
             parquet_bytes=os.path.getsize(self._temp_path),
             summary_stats=self._summary.summary_stats(),
+            profile=self._summary.profile(),
             checksum=self._digest.hexdigest(),
         )
 

@@ -69,6 +69,13 @@ RATIOS: dict[str, tuple[str, str, int]] = {
 # The metric that ranks weeks and watches for drops: the first role present, else row_count.
 PRIMARY_METRIC_ROLES = ("sales", "purchases", "impressions")
 
+# Row-level rules `column <= bound column`: (name of the rule, role that must not exceed, role it
+# is bounded by). Counted while the week streams by, for the quality checks.
+FUNNEL_RULES: tuple[tuple[str, str, str], ...] = (
+    ("clicks_not_above_impressions", "clicks", "impressions"),
+    ("purchases_not_above_clicks", "purchases", "clicks"),
+)
+
 
 def finite_or_none(value: Any) -> Number | None:
     """A JSON-safe number: ints as they are, finite floats, anything else None."""
@@ -80,12 +87,49 @@ def finite_or_none(value: Any) -> Number | None:
     return number if math.isfinite(number) else None
 
 
+def column_for_role(columns: Sequence[ResultColumn], role: str) -> ResultColumn | None:
+    """The numeric column that plays a metric role (e.g. 'clicks'), matched by name."""
+    by_name = {column.name.lower(): column for column in columns if column.is_numeric}
+    for candidate in METRIC_CANDIDATES[role]:
+        if candidate in by_name:
+            return by_name[candidate]
+    return None
+
+
 @dataclass
 class _ColumnTotals:
     count: int = 0
     total: Number = 0
+    absolute_total: Number = 0
     minimum: Number | None = None
     maximum: Number | None = None
+    negative_rows: int = 0
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """What the quality checks need of one numeric column beyond its summary_stats."""
+
+    negative_rows: int
+    absolute_total: Number
+
+
+@dataclass(frozen=True)
+class FunnelCount:
+    """A row-level rule `column <= bound_column` and the number of rows that break it."""
+
+    name: str
+    column: str
+    bound_column: str
+    violating_rows: int
+
+
+@dataclass(frozen=True)
+class WeekProfile:
+    """Row-level facts of a week, counted while it streamed by: negatives and funnel breaks."""
+
+    columns: dict[str, ColumnProfile]
+    funnel: list[FunnelCount]
 
 
 class SummaryAccumulator:
@@ -99,6 +143,13 @@ class SummaryAccumulator:
         )
         self._rows = 0
         self._filtered_rows = 0
+        self._rules: list[tuple[str, str, str]] = []
+        for name, upper_role, lower_role in FUNNEL_RULES:
+            upper = column_for_role(columns, upper_role)
+            lower = column_for_role(columns, lower_role)
+            if upper is not None and lower is not None:
+                self._rules.append((name, upper.name, lower.name))
+        self._violations = dict.fromkeys((rule[0] for rule in self._rules), 0)
 
     def add_batch(self, batch: pa.RecordBatch) -> None:
         """Fold one batch (columns named and typed as the result's columns) into the totals."""
@@ -109,6 +160,22 @@ class SummaryAccumulator:
             self._add_column(self._totals[column.name], batch.column(column.name))
         if self._filtered is not None:
             self._filtered_rows += _true_count(batch.column(self._filtered))
+        for name, upper, lower in self._rules:
+            above = pc.greater(batch.column(upper), batch.column(lower))
+            self._violations[name] += int(pc.sum(above.cast(pa.int64())).as_py() or 0)
+
+    def profile(self) -> WeekProfile:
+        """Negative values per numeric column and funnel breaks of everything added so far."""
+        return WeekProfile(
+            columns={
+                name: ColumnProfile(totals.negative_rows, totals.absolute_total)
+                for name, totals in self._totals.items()
+            },
+            funnel=[
+                FunnelCount(name, upper, lower, self._violations[name])
+                for name, upper, lower in self._rules
+            ],
+        )
 
     def summary_stats(self) -> SummaryStats:
         """The flat summary object of everything added so far."""
@@ -127,6 +194,8 @@ class SummaryAccumulator:
 
     @staticmethod
     def _add_column(totals: _ColumnTotals, values: pa.Array) -> None:
+        # Counted before infinities are left out: -Infinity is negative too.
+        totals.negative_rows += int(pc.sum(pc.less(values, 0).cast(pa.int64())).as_py() or 0)
         if pa.types.is_floating(values.type):
             # NaN and infinities would poison every sum and mean downstream.
             values = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
@@ -136,6 +205,7 @@ class SummaryAccumulator:
         totals.count += count
         batch_sum = pc.sum(values).as_py()
         totals.total += batch_sum
+        totals.absolute_total += pc.sum(pc.abs(values)).as_py()
         extremes = pc.min_max(values).as_py()
         low, high = extremes["min"], extremes["max"]
         totals.minimum = low if totals.minimum is None else min(totals.minimum, low)

@@ -31,10 +31,9 @@ from recomamp_pipelines.amc.client import AmcClient, InstanceClient, PollPolicy
 from recomamp_pipelines.amc.errors import AmcAuthError, AmcError
 from recomamp_pipelines.amc.models import AmcExecution, ProjectStatus, TimeWindow
 from recomamp_pipelines.crypto import TokenCipher
-from recomamp_pipelines.quality.staged_week import check_staged_week
-from recomamp_pipelines.results.staging import discard_staged_week, preview_rows, stage_week
+from recomamp_pipelines.quality.loaded_week import check_loaded_week
+from recomamp_pipelines.results.load import load_week, preview_rows
 from recomamp_pipelines.results.target import ResultTarget
-from recomamp_pipelines.results.writer import publish_week, published_columns
 from recomamp_pipelines.scheduling.claims import ClaimRef
 from recomamp_pipelines.scheduling.queries import load
 from recomamp_pipelines.scheduling.runs import (
@@ -476,47 +475,46 @@ class ScheduleRunner:
         with tempfile.TemporaryDirectory(prefix="recomamp-schedule-") as tmp:
             csv_path = Path(tmp) / "result.csv"
             instance.download_results(execution.workflow_execution_id, csv_path)
-            staged = stage_week(
+            # One transaction: the window's rows replaced, checked, and recorded, or rolled back.
+            with load_week(
                 conn,
                 [csv_path],
                 execution.output_columns,
                 target,
                 results_root=self.settings.results_root,
-                execution_id=execution_id,
-            )
-        checks = check_staged_week(
-            conn, staged, expected_columns=published_columns(conn, context.workflow_id)
-        )
-        preview = preview_rows(conn, staged, PREVIEW_ROWS)
-        blocking = [check for check in checks if check.blocks_publish]
+            ) as loaded:
+                checks = check_loaded_week(conn, loaded)
+                preview = preview_rows(conn, loaded, PREVIEW_ROWS)
+                blocking = [check for check in checks if check.blocks_publish]
+                if blocking:
+                    loaded.discard()
+                else:
+                    self._finish_execution(
+                        conn,
+                        execution_id,
+                        execution=execution,
+                        rows=loaded.row_count,
+                        size=loaded.csv_bytes,
+                        preview=preview,
+                        location=str(loaded.parquet_path),
+                    )
+                    end = finish_schedule_run(
+                        conn,
+                        taken.schedule_run_id,
+                        "SUCCESS",
+                        self.now(),
+                        execution_id=execution_id,
+                        result_location=loaded.results_table,
+                    )
         if blocking:
-            discard_staged_week(conn, staged)
             reason = "quality check failed: " + "; ".join(
                 f"{check.name} ({check.metadata.get('reason', check.description)})"
                 for check in blocking
             )
             return self._fail(
-                conn, taken, execution_id, reason, final=execution, rows=staged.row_count
+                conn, taken, execution_id, reason, final=execution, rows=loaded.row_count
             )
-        with conn.transaction():
-            published = publish_week(conn, staged)
-            self._finish_execution(
-                conn,
-                execution_id,
-                execution=execution,
-                rows=published.row_count,
-                size=published.csv_bytes,
-                preview=preview,
-                location=str(published.parquet_path),
-            )
-            end = finish_schedule_run(
-                conn,
-                taken.schedule_run_id,
-                "SUCCESS",
-                self.now(),
-                execution_id=execution_id,
-                result_location=published.results_table,
-            )
+        published = loaded
         return self._outcome(
             taken,
             "SUCCESS",

@@ -37,12 +37,11 @@ from recomamp_pipelines.amc.errors import (
 )
 from recomamp_pipelines.amc.models import AmcExecution, ProjectStatus, TimeWindow
 from recomamp_pipelines.crypto import TokenCipher
+from recomamp_pipelines.quality.loaded_week import check_loaded_week
 from recomamp_pipelines.quality.outcomes import CheckOutcome
-from recomamp_pipelines.quality.staged_week import check_staged_week
-from recomamp_pipelines.results.staging import discard_staged_week, preview_rows, stage_week
+from recomamp_pipelines.results.load import LoadedWeek, load_week, preview_rows
 from recomamp_pipelines.results.summary_stats import WeekSummary, collection_report_metadata
 from recomamp_pipelines.results.target import ResultTarget, results_table
-from recomamp_pipelines.results.writer import PublishedWeek, publish_week, published_columns
 from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.templates.params import MappedSource
 from recomamp_pipelines.templates.render import RenderedQuery, RenderError, RunWindow, render
@@ -98,7 +97,7 @@ class WeekOutcome:
     execution_id: uuid.UUID | None = None
     amc_execution_id: str | None = None
     amc_seconds: float | None = None
-    published: PublishedWeek | None = None
+    published: LoadedWeek | None = None
     summary_stats: dict[str, Any] | None = None
     checks: tuple[CheckOutcome, ...] = ()
     preview: list[dict[str, Any]] = field(default_factory=list)
@@ -489,17 +488,6 @@ class WeekRunner:
             window_end=window.end,
             week_start_date=week.start_date,
         )
-        with tempfile.TemporaryDirectory(prefix="recomamp-week-") as tmp:
-            csv_path = Path(tmp) / "result.csv"
-            instance.download_results(execution.workflow_execution_id, csv_path)
-            staged = stage_week(
-                conn,
-                [csv_path],
-                execution.output_columns,
-                target,
-                results_root=self.settings.results_root,
-                execution_id=execution_id,
-            )
         previous = [
             row[0]
             for row in conn.execute(
@@ -510,19 +498,50 @@ class WeekRunner:
                 },
             ).fetchall()
         ][::-1]
-        checks = tuple(
-            check_staged_week(
-                conn,
-                staged,
-                previous_weeks_stats=previous,
-                expected_columns=published_columns(conn, self.collection.workflow_id),
-            )
-        )
-        preview = preview_rows(conn, staged, PREVIEW_ROWS)
         amc_seconds = execution.execution_time
-        blocking = [check for check in checks if check.blocks_publish]
+        with tempfile.TemporaryDirectory(prefix="recomamp-week-") as tmp:
+            csv_path = Path(tmp) / "result.csv"
+            instance.download_results(execution.workflow_execution_id, csv_path)
+            # One transaction: the week's rows replaced, checked, and recorded, or rolled back.
+            with load_week(
+                conn,
+                [csv_path],
+                execution.output_columns,
+                target,
+                results_root=self.settings.results_root,
+            ) as loaded:
+                checks = tuple(check_loaded_week(conn, loaded, previous_weeks_stats=previous))
+                preview = preview_rows(conn, loaded, PREVIEW_ROWS)
+                blocking = [check for check in checks if check.blocks_publish]
+                if blocking:
+                    loaded.discard()
+                else:
+                    self._finish_execution(
+                        conn,
+                        execution_id,
+                        execution,
+                        error=None,
+                        rows=loaded.row_count,
+                        size=loaded.csv_bytes,
+                        preview=preview,
+                        location=str(loaded.parquet_path),
+                    )
+                    conn.execute(
+                        load("publish_week_row"),
+                        {
+                            "collection_id": self.collection.collection_id,
+                            "week_start_date": week.start_date,
+                            "execution_id": execution_id,
+                            "amc_execution_id": execution.workflow_execution_id,
+                            "result_rows": loaded.row_count,
+                            "result_size_bytes": loaded.csv_bytes,
+                            "execution_duration": whole_seconds(amc_seconds),
+                            "summary_stats": Jsonb(loaded.summary_stats),
+                            "data_checksum": loaded.checksum,
+                            "result_location": loaded.results_table,
+                        },
+                    )
         if blocking:
-            discard_staged_week(conn, staged)
             reason = "quality check failed: " + "; ".join(
                 f"{check.name} ({check.metadata.get('reason', check.description)})"
                 for check in blocking
@@ -532,11 +551,11 @@ class WeekRunner:
                 execution_id,
                 execution,
                 error=None,
-                rows=staged.row_count,
-                size=staged.csv_bytes,
+                rows=loaded.row_count,
+                size=loaded.csv_bytes,
                 preview=preview,
             )
-            failed = self._fail_week(
+            return self._fail_week(
                 conn,
                 week,
                 execution_id,
@@ -544,34 +563,7 @@ class WeekRunner:
                 amc_execution_id=execution.workflow_execution_id,
                 checks=checks,
             )
-            return failed
-        with conn.transaction():
-            published = publish_week(conn, staged)
-            self._finish_execution(
-                conn,
-                execution_id,
-                execution,
-                error=None,
-                rows=published.row_count,
-                size=published.csv_bytes,
-                preview=preview,
-                location=str(published.parquet_path),
-            )
-            conn.execute(
-                load("publish_week_row"),
-                {
-                    "collection_id": self.collection.collection_id,
-                    "week_start_date": week.start_date,
-                    "execution_id": execution_id,
-                    "amc_execution_id": execution.workflow_execution_id,
-                    "result_rows": published.row_count,
-                    "result_size_bytes": published.csv_bytes,
-                    "execution_duration": whole_seconds(amc_seconds),
-                    "summary_stats": Jsonb(staged.summary_stats),
-                    "data_checksum": published.checksum,
-                    "result_location": published.results_table,
-                },
-            )
+        published = loaded
         message = f"published {published.row_count} rows"
         if published.replaced_row_count:
             message += f", replacing {published.replaced_row_count}"
@@ -583,7 +575,7 @@ class WeekRunner:
             amc_execution_id=execution.workflow_execution_id,
             amc_seconds=amc_seconds,
             published=published,
-            summary_stats=dict(staged.summary_stats),
+            summary_stats=dict(published.summary_stats),
             checks=checks,
             preview=preview,
         )

@@ -1,2 +1,2 @@
--- Serialises publishes of one workflow: table creation, new columns and week replacement.
+-- Serialises changes to a workflow's results table: its creation and its new columns.
 select pg_advisory_xact_lock(hashtextextended(%(table_name)s, 0))

@@ -1,6 +1,6 @@
-"""Quality checks of one staged week, run before it is published.
+"""Quality checks of one loaded week, run before it is published.
 
-Each check turns aggregates (computed by PostgreSQL over the staging table, or carried by the
+Each check turns aggregates (computed by PostgreSQL over the week's loaded rows, or carried by the
 week's summary_stats) into a small frame and validates it with a Great Expectations
 expectation. A failed ERROR check means the week must not be published; a failed WARN check is
 reported and the week is published all the same.
@@ -18,16 +18,16 @@ import pandas as pd
 import psycopg
 
 from recomamp_pipelines.quality import expectations as gx
-from recomamp_pipelines.quality.aggregates import StagedAggregates, staged_aggregates
+from recomamp_pipelines.quality.aggregates import WeekAggregates, week_aggregates
 from recomamp_pipelines.quality.outcomes import CheckOutcome, CheckSpec
-from recomamp_pipelines.results.staging import StagedWeek
+from recomamp_pipelines.results.load import LoadedWeek
 from recomamp_pipelines.results.summary_stats import (
     FILTERED_ROW_COUNT,
     ROW_COUNT,
     finite_or_none,
     primary_metric,
 )
-from recomamp_pipelines.results.writer import TableColumn, published_columns
+from recomamp_pipelines.results.table import TableColumn
 
 TRAILING_WEEKS = 4
 DROP_THRESHOLD = 0.25
@@ -51,7 +51,7 @@ FUNNEL_CONSISTENT = CheckSpec(
 SUMMARY_MATCHES_TABLE = CheckSpec(
     "summary_stats_match_table",
     "ERROR",
-    "Row count, sums and counts in summary_stats equal those recomputed from the staged table.",
+    "Row count, sums and counts in summary_stats equal those recomputed from the loaded rows.",
 )
 WEEK_NOT_EMPTY = CheckSpec("week_not_empty", "WARN", "The week returned at least one row.")
 NO_DROP = CheckSpec(
@@ -83,31 +83,31 @@ CHECKS: tuple[CheckSpec, ...] = (
 )
 
 
-def check_staged_week(
+def check_loaded_week(
     conn: psycopg.Connection,
-    staged: StagedWeek,
+    week: LoadedWeek,
     *,
     previous_weeks_stats: Sequence[Mapping[str, Any]] = (),
     expected_columns: Sequence[TableColumn] | None = None,
 ) -> list[CheckOutcome]:
-    """Run every check on a staged week; one outcome per entry of CHECKS, in that order.
+    """Run every check on a loaded week; one outcome per entry of CHECKS, in that order.
 
     `previous_weeks_stats` are the summary_stats of earlier weeks, oldest first.
-    `expected_columns` are the columns of earlier weeks; None reads them from the published
-    results table (none before the workflow's first week).
+    `expected_columns` are the columns of earlier weeks; None takes those of the results table
+    before this week was loaded (none before the workflow's first week).
     """
     if expected_columns is None:
-        expected_columns = published_columns(conn, staged.target.workflow_id)
-    aggregates = staged_aggregates(conn, staged)
+        expected_columns = week.expected_columns
+    aggregates = week_aggregates(conn, week)
     return [
-        _columns_stable(staged, expected_columns),
-        _metrics_non_negative(staged, aggregates),
+        _columns_stable(week, expected_columns),
+        _metrics_non_negative(week, aggregates),
         _funnel_consistent(aggregates),
-        _summary_matches_table(staged, aggregates),
+        _summary_matches_table(week, aggregates),
         _week_not_empty(aggregates),
-        _no_drop(staged, previous_weeks_stats),
+        _no_drop(week, previous_weeks_stats),
         _filtered_share(aggregates),
-        _column_types_known(staged),
+        _column_types_known(week),
     ]
 
 
@@ -136,24 +136,24 @@ def _outcome(
     )
 
 
-def _columns_stable(staged: StagedWeek, expected: Sequence[TableColumn]) -> CheckOutcome:
-    staged_types = {column.name: column.postgres_type for column in staged.columns}
+def _columns_stable(week: LoadedWeek, expected: Sequence[TableColumn]) -> CheckOutcome:
+    week_types = {column.name: column.postgres_type for column in week.columns}
     frame = pd.DataFrame(
         {
             "column": [column.name for column in expected],
             "expected_type": [column.postgres_type for column in expected],
-            "staged_type": [staged_types.get(column.name, "missing") for column in expected],
+            "week_type": [week_types.get(column.name, "missing") for column in expected],
         },
         dtype=object,
     )
-    changed = frame[frame["expected_type"] != frame["staged_type"]]
+    changed = frame[frame["expected_type"] != frame["week_type"]]
     expected_names = {column.name for column in expected}
-    new_columns = [name for name in staged_types if name not in expected_names]
+    new_columns = [name for name in week_types if name not in expected_names]
     return _outcome(
         COLUMNS_STABLE,
         frame,
         gx.expectation(
-            "ExpectColumnPairValuesToBeEqual", column_A="expected_type", column_B="staged_type"
+            "ExpectColumnPairValuesToBeEqual", column_A="expected_type", column_B="week_type"
         ),
         reason_passed=(
             "no earlier week to compare with"
@@ -162,14 +162,14 @@ def _columns_stable(staged: StagedWeek, expected: Sequence[TableColumn]) -> Chec
         ),
         reason_failed="columns missing or changed type: "
         + "; ".join(
-            f"{row.column} {row.expected_type} -> {row.staged_type}" for row in changed.itertuples()
+            f"{row.column} {row.expected_type} -> {row.week_type}" for row in changed.itertuples()
         ),
         new_columns=new_columns,
     )
 
 
-def _metrics_non_negative(staged: StagedWeek, aggregates: StagedAggregates) -> CheckOutcome:
-    metrics = [column.name for column in staged.columns if column.is_metric]
+def _metrics_non_negative(week: LoadedWeek, aggregates: WeekAggregates) -> CheckOutcome:
+    metrics = [column.name for column in week.columns if column.is_metric]
     frame = pd.DataFrame(
         {
             "column": metrics,
@@ -192,7 +192,7 @@ def _metrics_non_negative(staged: StagedWeek, aggregates: StagedAggregates) -> C
     )
 
 
-def _funnel_consistent(aggregates: StagedAggregates) -> CheckOutcome:
+def _funnel_consistent(aggregates: WeekAggregates) -> CheckOutcome:
     frame = pd.DataFrame(
         {
             "rule": [rule.name for rule in aggregates.funnel],
@@ -218,8 +218,8 @@ def _funnel_consistent(aggregates: StagedAggregates) -> CheckOutcome:
     )
 
 
-def _summary_matches_table(staged: StagedWeek, aggregates: StagedAggregates) -> CheckOutcome:
-    stats = staged.summary_stats
+def _summary_matches_table(week: LoadedWeek, aggregates: WeekAggregates) -> CheckOutcome:
+    stats = week.summary_stats
     rows: list[tuple[str, Any, Any, float]] = [
         (ROW_COUNT, aggregates.row_count, stats.get(ROW_COUNT), 0.0)
     ]
@@ -250,8 +250,8 @@ def _summary_matches_table(staged: StagedWeek, aggregates: StagedAggregates) -> 
         SUMMARY_MATCHES_TABLE,
         frame,
         gx.expectation("ExpectColumnValuesToBeBetween", column="excess_difference", max_value=0),
-        reason_passed=f"{len(rows)} statistics agree with the staged table",
-        reason_failed="summary_stats disagree with the staged table: "
+        reason_passed=f"{len(rows)} statistics agree with the loaded rows",
+        reason_failed="summary_stats disagree with the loaded rows: "
         + "; ".join(
             f"{row.stat} table {row.table_value} vs summary {row.summary_value}"
             for row in mismatched.itertuples()
@@ -266,7 +266,7 @@ def _excess(table_value: Any, summary_value: Any, tolerance: float) -> float:
     return max(abs(float(table_value) - float(summary_value)) - tolerance, 0.0)
 
 
-def _week_not_empty(aggregates: StagedAggregates) -> CheckOutcome:
+def _week_not_empty(aggregates: WeekAggregates) -> CheckOutcome:
     frame = pd.DataFrame({ROW_COUNT: [aggregates.row_count]})
     return _outcome(
         WEEK_NOT_EMPTY,
@@ -277,10 +277,10 @@ def _week_not_empty(aggregates: StagedAggregates) -> CheckOutcome:
     )
 
 
-def _no_drop(staged: StagedWeek, previous_weeks_stats: Sequence[Mapping[str, Any]]) -> CheckOutcome:
+def _no_drop(week: LoadedWeek, previous_weeks_stats: Sequence[Mapping[str, Any]]) -> CheckOutcome:
     trailing = list(previous_weeks_stats)[-TRAILING_WEEKS:]
     metrics = [ROW_COUNT]
-    primary = primary_metric(staged.summary_stats)
+    primary = primary_metric(week.summary_stats)
     if primary != ROW_COUNT:
         metrics.append(primary)
     records: list[dict[str, Any]] = []
@@ -288,7 +288,7 @@ def _no_drop(staged: StagedWeek, previous_weeks_stats: Sequence[Mapping[str, Any
         history = [finite_or_none(stats.get(metric)) for stats in trailing]
         values = [value for value in history if value is not None]
         median = statistics.median(values) if values else None
-        current = finite_or_none(staged.summary_stats.get(metric)) or 0
+        current = finite_or_none(week.summary_stats.get(metric)) or 0
         records.append(
             {
                 "metric": metric,
@@ -332,7 +332,7 @@ def _no_drop(staged: StagedWeek, previous_weeks_stats: Sequence[Mapping[str, Any
     )
 
 
-def _filtered_share(aggregates: StagedAggregates) -> CheckOutcome:
+def _filtered_share(aggregates: WeekAggregates) -> CheckOutcome:
     filtered = aggregates.filtered_row_count or 0
     share = filtered / aggregates.row_count if aggregates.row_count else 0.0
     frame = pd.DataFrame({"filtered_rows": [filtered], "filtered_row_share": [share]})
@@ -357,15 +357,15 @@ def _filtered_share(aggregates: StagedAggregates) -> CheckOutcome:
     )
 
 
-def _column_types_known(staged: StagedWeek) -> CheckOutcome:
+def _column_types_known(week: LoadedWeek) -> CheckOutcome:
     frame = pd.DataFrame(
         {
-            "column": [column.name for column in staged.columns],
-            "amc_data_type": [column.amc_data_type for column in staged.columns],
-            "is_typed": [column.is_typed for column in staged.columns],
+            "column": [column.name for column in week.columns],
+            "amc_data_type": [column.amc_data_type for column in week.columns],
+            "is_typed": [column.is_typed for column in week.columns],
         }
     )
-    untyped = staged.untyped_columns
+    untyped = week.untyped_columns
     return _outcome(
         COLUMN_TYPES_KNOWN,
         frame,

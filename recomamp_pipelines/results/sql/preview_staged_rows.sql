@@ -1,1 +1,0 @@
-select * from {staging_table} limit %(limit)s

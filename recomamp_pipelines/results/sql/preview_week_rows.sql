@@ -1,0 +1,4 @@
+select {columns}
+from {table}
+where {week_rows}
+limit %(limit)s

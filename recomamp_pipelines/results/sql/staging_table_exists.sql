@@ -1,1 +1,0 @@
-select to_regclass(%(qualified_name)s) is not null as staging_table_exists
