@@ -337,3 +337,30 @@ def test_a_migration_cannot_opt_out_of_its_transaction(empty_db_url: str, tmp_pa
     with pytest.raises(MigrationError, match="0001_concurrently is marked `transactional: false`"):
         upgrade(empty_db_url, migrations_dir=migrations)
     assert public_tables(empty_db_url) == set()
+
+
+def test_results_tables_made_before_0013_keep_their_rows_with_decimals_as_doubles(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    before = [name for name in ALL_MIGRATIONS if name < "0013"]
+    upgrade(empty_db_url, migrations_dir=copy_migrations(tmp_path, before))
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute("create table results.workflow_old (week_start_date date, acos numeric)")
+        conn.execute("insert into results.workflow_old values ('2024-01-01', 0.125), (null, null)")
+        conn.execute("create unlogged table results_staging.exec_left (acos double precision)")
+
+    assert upgrade(empty_db_url) == [name for name in ALL_MIGRATIONS if name >= "0013"]
+
+    with psycopg.connect(empty_db_url) as conn:
+        assert (
+            one(
+                conn,
+                "select data_type from information_schema.columns "
+                "where table_schema = 'results' and table_name = 'workflow_old' "
+                "and column_name = 'acos'",
+            )
+            == "double precision"
+        )
+        rows = conn.execute("select acos from results.workflow_old order by 1").fetchall()
+        assert rows == [(0.125,), (None,)]
+        assert one(conn, "select to_regnamespace('results_staging')") is None
