@@ -11,8 +11,7 @@ from psycopg.types.json import Jsonb
 from recomamp_pipelines.results import (
     WeekSummary,
     collection_report_metadata,
-    discard_staged_week,
-    stage_week,
+    load_week,
 )
 from tests.results.factories import (
     OUTPUT_COLUMNS,
@@ -40,21 +39,21 @@ def test_totals_and_week_over_week_match_aggregate_collection_weeks(
     weeks = []
     for number, rows in enumerate(WEEK_ROWS):
         week = date(2024, 1, 1) + timedelta(weeks=number)
-        staged = stage_week(
+        with load_week(
             db_conn,
             [write_csv(tmp_path / f"week{number}.csv", rows)],
             OUTPUT_COLUMNS,
             make_target(user_id=owner, source_id=collection, week=week),
             results_root=tmp_path / "results",
-        )
-        discard_staged_week(db_conn, staged)
+        ) as loaded:
+            loaded.discard()
         db_conn.execute(
             "insert into report_data_weeks "
             "(collection_id, week_start_date, week_end_date, status, summary_stats) "
             "values (%s, %s, %s, 'SUCCESS', %s)",
-            (collection, week, week + timedelta(days=6), Jsonb(staged.summary_stats)),
+            (collection, week, week + timedelta(days=6), Jsonb(loaded.summary_stats)),
         )
-        weeks.append(WeekSummary(week, staged.summary_stats))
+        weeks.append(WeekSummary(week, loaded.summary_stats))
 
     metadata = collection_report_metadata(weeks)
 

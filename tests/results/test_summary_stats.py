@@ -202,3 +202,42 @@ def test_report_metadata_of_no_week_and_of_one_week() -> None:
     assert single["primary_metric"] == "row_count"
     assert single["week_over_week"] is None
     assert single["totals"]["row_count"] == 3
+
+
+def test_the_profile_counts_negatives_and_funnel_breaks_across_batches() -> None:
+    accumulator = SummaryAccumulator(COLUMNS)
+    accumulator.add_batch(
+        batch(
+            [
+                ("a", 100, 150, -1.0, 2, 10.0, 0.0, False),  # clicks > impressions
+                ("b", 100, 5, 2.0, 9, -math.inf, None, False),  # purchases > clicks
+            ]
+        )
+    )
+    accumulator.add_batch(
+        batch(
+            [
+                ("c", None, 5, math.nan, 1, 3.0, -2.0, False),  # no impressions: no break
+                ("d", 50, 60, 4.0, None, 1.0, 1.0, True),  # clicks > impressions
+            ]
+        )
+    )
+
+    profile = accumulator.profile()
+
+    negatives = {name: column.negative_rows for name, column in profile.columns.items()}
+    assert negatives == {
+        "impressions": 0,
+        "clicks": 0,
+        "total_cost": 1,
+        "purchases": 0,
+        "product_sales": 1,  # -Infinity is negative, though left out of the sums
+        "new_to_brand_product_sales": 1,
+    }
+    assert profile.columns["total_cost"].absolute_total == 7.0
+    assert [
+        (rule.name, rule.column, rule.bound_column, rule.violating_rows) for rule in profile.funnel
+    ] == [
+        ("clicks_not_above_impressions", "clicks", "impressions", 2),
+        ("purchases_not_above_clicks", "purchases", "clicks", 1),
+    ]
