@@ -11,7 +11,6 @@ from typing import Literal
 from psycopg import sql
 
 RESULTS_SCHEMA = "results"
-STAGING_SCHEMA = "results_staging"
 
 SourceKind = Literal["collection", "schedule"]
 SOURCE_KINDS: tuple[SourceKind, ...] = ("collection", "schedule")

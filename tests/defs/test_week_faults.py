@@ -18,7 +18,7 @@ import pytest
 from recomamp_pipelines.amc.client import PollPolicy
 from recomamp_pipelines.crypto import TokenCipher
 from recomamp_pipelines.defs.collections.assets import AMC_EXECUTION_CHECK
-from recomamp_pipelines.quality.staged_week import FUNNEL_CONSISTENT, WEEK_NOT_EMPTY
+from recomamp_pipelines.quality.loaded_week import FUNNEL_CONSISTENT, WEEK_NOT_EMPTY
 from recomamp_pipelines.settings import load_settings
 from recomamp_pipelines.simulator.faults import REJECTED_REASON
 from recomamp_pipelines.weeks.calendar import week_from_partition_key, week_start

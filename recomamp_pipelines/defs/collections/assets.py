@@ -24,7 +24,7 @@ from recomamp_pipelines.defs.collections.partitions import (
     split_partition_key,
 )
 from recomamp_pipelines.defs.resources import RecomampResource
-from recomamp_pipelines.quality.staged_week import CHECKS
+from recomamp_pipelines.quality.loaded_week import CHECKS
 from recomamp_pipelines.weeks.calendar import week_from_partition_key
 from recomamp_pipelines.weeks.collection import collection_id_for_partition, load_collection
 from recomamp_pipelines.weeks.run_week import OutcomeKind, WeekOutcome, WeekRunner
