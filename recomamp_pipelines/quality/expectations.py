@@ -1,7 +1,7 @@
 """Great Expectations (1.x) run on small frames of aggregates, with one context per process.
 
 The checks never hand Great Expectations a week's rows: PostgreSQL computes the aggregates
-(one scan of the staged table) and GE validates a frame of a few rows built from them. Importing
+(one scan of the loaded rows) and GE validates a frame of a few rows built from them. Importing
 GE takes seconds, so it is imported on first use and its ephemeral context is created once and
 kept for the life of the process; `setup_seconds()` reports what that cost.
 """

@@ -1,4 +1,4 @@
-"""The outcome of one quality check on one staged week, ready for an asset check's metadata."""
+"""The outcome of one quality check on one loaded week, ready for an asset check's metadata."""
 
 from __future__ import annotations
 

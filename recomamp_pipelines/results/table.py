@@ -41,12 +41,12 @@ class SchemaDrift:
 
     column: str
     published_type: str
-    staged_type: str
+    week_type: str
 
     def describe(self) -> str:
         return (
             f"column {self.column!r} is {self.published_type} in the published table "
-            f"but {self.staged_type} in this week"
+            f"but {self.week_type} in this week"
         )
 
 
@@ -79,21 +79,21 @@ def published_columns(conn: psycopg.Connection, workflow_id: uuid.UUID) -> list[
 
 
 def schema_drift(
-    published: Sequence[TableColumn], staged: Sequence[ResultColumn]
+    published: Sequence[TableColumn], week: Sequence[ResultColumn]
 ) -> list[SchemaDrift]:
     """Columns present on both sides whose PostgreSQL types differ."""
     published_types = {column.name: column.postgres_type for column in published}
     return [
         SchemaDrift(column.name, published_types[column.name], column.postgres_type)
-        for column in staged
+        for column in week
         if column.name in published_types and published_types[column.name] != column.postgres_type
     ]
 
 
-def new_columns(published: Sequence[TableColumn], staged: Sequence[ResultColumn]) -> list[str]:
+def new_columns(published: Sequence[TableColumn], week: Sequence[ResultColumn]) -> list[str]:
     """This week's columns that the published table does not have yet."""
     known = {column.name for column in published}
-    return [column.name for column in staged if column.name not in known]
+    return [column.name for column in week if column.name not in known]
 
 
 def column_list(columns: Sequence[ResultColumn]) -> sql.Composed:

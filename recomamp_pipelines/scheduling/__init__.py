@@ -9,7 +9,7 @@ The life of a scheduled tick, as the Dagster glue (`defs/schedules`) drives it:
     hand_back(conn, batch)                       #   the same ticks at attempt + 1
     outcome = ScheduleRunner(...).run_claim(ref) # run_window.py: take_claim (runs.py) records
                                                  #   a schedule_runs row, then render, submit or
-                                                 #   resume, poll, stage, publish, and
+                                                 #   resume, poll, load and publish, and
                                                  #   finish_schedule_run with the counters
 
 Modules: `cadence` (when a cron or every-N-days schedule fires, DST-correct), `timing` (a row's
