@@ -27,6 +27,7 @@ instead, for its checks to report on; it is never published (SchemaDriftError).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import queue
@@ -76,6 +77,8 @@ from recomamp_pipelines.results.table import (
     week_rows,
 )
 from recomamp_pipelines.results.target import ResultTarget, parquet_path, results_table
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PREVIEW_ROWS = 20
 # A temporary Parquet file is moved into place or removed within its run; one this old was
@@ -179,28 +182,56 @@ def load_week(
     validate_headers(paths, columns)
     final_path = parquet_path(results_root, target)
     temp_path = final_path.with_name(f".{final_path.name}.{uuid.uuid4().hex}.tmp")
+    week_key = {"week_key": _week_key(target)}
     week: LoadedWeek | None = None
+    locked = False
     try:
         with conn.transaction() as transaction:
+            conn.execute(compose("lock_results_week"), week_key)
+            locked = True
             week = _load(conn, paths, columns, target, final_path, temp_path)
             yield week
             if week._discard_requested:
                 raise psycopg.Rollback(transaction)
             if week.drifts:
                 raise SchemaDriftError(week.results_table, week.drifts)
+        assert week is not None
+        if week._discard_requested:
+            temp_path.unlink(missing_ok=True)
+            week.state = WeekState.DISCARDED
+            return
+        # After the commit: a crash in between leaves the previous Parquet file, never a
+        # partial one; the week is still held, so no later load's file can be overwritten.
+        os.replace(temp_path, final_path)
+        week.state = WeekState.PUBLISHED
     except BaseException:
         temp_path.unlink(missing_ok=True)
-        if week is not None:
+        if week is not None and week.state is WeekState.LOADED:
             week.state = WeekState.DISCARDED
         raise
-    assert week is not None
-    if week._discard_requested:
-        temp_path.unlink(missing_ok=True)
-        week.state = WeekState.DISCARDED
+    finally:
+        if locked:
+            _unlock_week(conn, week_key)
+
+
+def _week_key(target: ResultTarget) -> str:
+    return (
+        f"{qualified_table_name(target.workflow_id)}/{target.source_kind}/{target.source_id}/"
+        f"{target.window_start.isoformat()}/{target.window_end.isoformat()}"
+    )
+
+
+def _unlock_week(conn: psycopg.Connection, week_key: dict[str, str]) -> None:
+    """Let the week go, without hiding an error being handled if the connection is broken."""
+    if conn.closed:
         return
-    # After the commit: a crash in between leaves the previous Parquet file, never a partial one.
-    os.replace(temp_path, final_path)
-    week.state = WeekState.PUBLISHED
+    try:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            conn.rollback()
+        with conn.transaction():
+            conn.execute(compose("unlock_results_week"), week_key)
+    except psycopg.Error:
+        log.warning("could not release the lock on results week %s", week_key["week_key"])
 
 
 def _load(
@@ -215,13 +246,6 @@ def _load(
     workflow_id = target.workflow_id
     table_name = qualified_table_name(workflow_id)
     with conn.cursor() as cur:
-        cur.execute(
-            compose("lock_results_week"),
-            {
-                "week_key": f"{table_name}/{target.source_kind}/{target.source_id}/"
-                f"{target.window_start.isoformat()}/{target.window_end.isoformat()}"
-            },
-        )
         expected = published_columns(conn, workflow_id)
         if not schema_drift(expected, columns) and (not expected or new_columns(expected, columns)):
             cur.execute(compose("lock_results_table"), {"table_name": table_name})

@@ -33,6 +33,7 @@ from recomamp_pipelines.results import (
     remove_abandoned_files,
     results_table_name,
 )
+from recomamp_pipelines.results import load as load_module
 from recomamp_pipelines.results.parquet import ResultFileError
 from tests.results.factories import (
     HEADER,
@@ -833,6 +834,37 @@ def test_two_weeks_of_a_workflow_load_at_once_but_one_week_loads_once_at_a_time(
         date(2024, 1, 8): 2,
         date(2024, 1, 15): 3,
     }
+
+
+def test_the_parquet_file_is_the_one_of_the_rows_committed_last(
+    db_url: str, db_conn: Conn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = make_target()
+    publish(db_conn, tmp_path, [write_csv(tmp_path / "w0.csv", ROWS)], target)
+    main = threading.current_thread()
+    move = os.replace
+
+    def slow_move(source: Any, destination: Any) -> None:
+        # The first load pauses between its commit and moving its file into place.
+        if threading.current_thread() is main:
+            time.sleep(1.0)
+        move(source, destination)
+
+    monkeypatch.setattr(load_module.os, "replace", slow_move)
+    with (
+        psycopg.connect(db_url, autocommit=True) as other,
+        psycopg.connect(db_url, autocommit=True) as observer,
+    ):
+        with loading(db_conn, tmp_path, [write_csv(tmp_path / "w1.csv", ROWS[:1])], target):
+            second = InThread(
+                lambda: publish(other, tmp_path, [write_csv(tmp_path / "w2.csv", ROWS[:4])], target)
+            )
+            assert lock_waited_for(observer, other.info.backend_pid) == "advisory"
+        last = second.result()
+
+    assert week_counts(db_conn, target.workflow_id) == {date(2024, 1, 1): 4}
+    assert pq.read_table(last.parquet_path).num_rows == 4
+    assert temp_files(tmp_path / "results") == []
 
 
 def test_a_week_adding_a_column_waits_for_another_open_week_then_adds_it(
