@@ -14,14 +14,12 @@ and a heartbeat thread keeps every in-flight execution visibly alive.
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,8 +29,7 @@ from recomamp_pipelines.amc.client import AmcClient, InstanceClient, PollPolicy
 from recomamp_pipelines.amc.errors import AmcAuthError, AmcError
 from recomamp_pipelines.amc.models import AmcExecution, ProjectStatus, TimeWindow
 from recomamp_pipelines.crypto import TokenCipher
-from recomamp_pipelines.quality.loaded_week import check_loaded_week
-from recomamp_pipelines.results.load import load_week, preview_rows
+from recomamp_pipelines.results.load import LoadedWeek
 from recomamp_pipelines.results.target import ResultTarget
 from recomamp_pipelines.scheduling.claims import ClaimRef
 from recomamp_pipelines.scheduling.queries import load
@@ -53,6 +50,8 @@ from recomamp_pipelines.weeks.run_week import (
     resolve_mapped_values,
 )
 from recomamp_pipelines.weeks.submission import (
+    Preview,
+    collect_result,
     find_lost_submission,
     live_status,
     save_amc_workflow,
@@ -64,7 +63,6 @@ log = logging.getLogger(__name__)
 #: How often in-flight executions are marked alive, whatever they are doing (downloads too).
 HEARTBEAT_SECONDS = 30.0
 SLOT_WAIT_SECONDS = 2.0
-PREVIEW_ROWS = 20
 NOT_TAKEN = "NOT_TAKEN"
 CANCELLED_MESSAGE = "the Dagster run was cancelled; its AMC execution was cancelled"
 
@@ -472,49 +470,48 @@ class ScheduleRunner:
             week_start_date=None,
         )
         instance = self.instance_client(context)
-        with tempfile.TemporaryDirectory(prefix="recomamp-schedule-") as tmp:
-            csv_path = Path(tmp) / "result.csv"
-            instance.download_results(execution.workflow_execution_id, csv_path)
-            # One transaction: the window's rows replaced, checked, and recorded, or rolled back.
-            with load_week(
+        ends: list[RunEnd] = []
+
+        def record(loaded: LoadedWeek, preview: Preview) -> None:
+            self._finish_execution(
                 conn,
-                [csv_path],
-                execution.output_columns,
-                target,
-                results_root=self.settings.results_root,
-            ) as loaded:
-                checks = check_loaded_week(conn, loaded)
-                preview = preview_rows(conn, loaded, PREVIEW_ROWS)
-                blocking = [check for check in checks if check.blocks_publish]
-                if blocking:
-                    loaded.discard()
-                else:
-                    self._finish_execution(
-                        conn,
-                        execution_id,
-                        execution=execution,
-                        rows=loaded.row_count,
-                        size=loaded.csv_bytes,
-                        preview=preview,
-                        location=str(loaded.parquet_path),
-                    )
-                    end = finish_schedule_run(
-                        conn,
-                        taken.schedule_run_id,
-                        "SUCCESS",
-                        self.now(),
-                        execution_id=execution_id,
-                        result_location=loaded.results_table,
-                    )
-        if blocking:
-            reason = "quality check failed: " + "; ".join(
-                f"{check.name} ({check.metadata.get('reason', check.description)})"
-                for check in blocking
+                execution_id,
+                execution=execution,
+                rows=loaded.row_count,
+                size=loaded.csv_bytes,
+                preview=preview,
+                location=str(loaded.parquet_path),
             )
+            ends.append(
+                finish_schedule_run(
+                    conn,
+                    taken.schedule_run_id,
+                    "SUCCESS",
+                    self.now(),
+                    execution_id=execution_id,
+                    result_location=loaded.results_table,
+                )
+            )
+
+        result = collect_result(
+            conn,
+            instance,
+            execution,
+            target,
+            results_root=self.settings.results_root,
+            record=record,
+        )
+        published = result.week
+        if result.blocking:
             return self._fail(
-                conn, taken, execution_id, reason, final=execution, rows=loaded.row_count
+                conn,
+                taken,
+                execution_id,
+                result.failure_reason,
+                final=execution,
+                rows=published.row_count,
             )
-        published = loaded
+        (end,) = ends
         return self._outcome(
             taken,
             "SUCCESS",

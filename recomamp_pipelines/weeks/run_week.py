@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,7 +19,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -37,9 +35,8 @@ from recomamp_pipelines.amc.errors import (
 )
 from recomamp_pipelines.amc.models import AmcExecution, ProjectStatus, TimeWindow
 from recomamp_pipelines.crypto import TokenCipher
-from recomamp_pipelines.quality.loaded_week import check_loaded_week
 from recomamp_pipelines.quality.outcomes import CheckOutcome
-from recomamp_pipelines.results.load import LoadedWeek, load_week, preview_rows
+from recomamp_pipelines.results.load import LoadedWeek
 from recomamp_pipelines.results.summary_stats import WeekSummary, collection_report_metadata
 from recomamp_pipelines.results.target import ResultTarget, results_table
 from recomamp_pipelines.settings import Settings
@@ -49,6 +46,8 @@ from recomamp_pipelines.weeks.calendar import Week, amc_window, weeks_overlappin
 from recomamp_pipelines.weeks.collection import CollectionContext
 from recomamp_pipelines.weeks.queries import load
 from recomamp_pipelines.weeks.submission import (
+    Preview,
+    collect_result,
     find_lost_submission,
     live_status,
     save_amc_workflow,
@@ -59,7 +58,6 @@ log = logging.getLogger(__name__)
 
 #: How often a week waiting for a free AMC slot looks again.
 SLOT_WAIT_SECONDS = 2.0
-PREVIEW_ROWS = 20
 MAPPED_VALUES_LIMIT = 1000
 
 
@@ -499,53 +497,8 @@ class WeekRunner:
             ).fetchall()
         ][::-1]
         amc_seconds = execution.execution_time
-        with tempfile.TemporaryDirectory(prefix="recomamp-week-") as tmp:
-            csv_path = Path(tmp) / "result.csv"
-            instance.download_results(execution.workflow_execution_id, csv_path)
-            # One transaction: the week's rows replaced, checked, and recorded, or rolled back.
-            with load_week(
-                conn,
-                [csv_path],
-                execution.output_columns,
-                target,
-                results_root=self.settings.results_root,
-            ) as loaded:
-                checks = tuple(check_loaded_week(conn, loaded, previous_weeks_stats=previous))
-                preview = preview_rows(conn, loaded, PREVIEW_ROWS)
-                blocking = [check for check in checks if check.blocks_publish]
-                if blocking:
-                    loaded.discard()
-                else:
-                    self._finish_execution(
-                        conn,
-                        execution_id,
-                        execution,
-                        error=None,
-                        rows=loaded.row_count,
-                        size=loaded.csv_bytes,
-                        preview=preview,
-                        location=str(loaded.parquet_path),
-                    )
-                    conn.execute(
-                        load("publish_week_row"),
-                        {
-                            "collection_id": self.collection.collection_id,
-                            "week_start_date": week.start_date,
-                            "execution_id": execution_id,
-                            "amc_execution_id": execution.workflow_execution_id,
-                            "result_rows": loaded.row_count,
-                            "result_size_bytes": loaded.csv_bytes,
-                            "execution_duration": whole_seconds(amc_seconds),
-                            "summary_stats": Jsonb(loaded.summary_stats),
-                            "data_checksum": loaded.checksum,
-                            "result_location": loaded.results_table,
-                        },
-                    )
-        if blocking:
-            reason = "quality check failed: " + "; ".join(
-                f"{check.name} ({check.metadata.get('reason', check.description)})"
-                for check in blocking
-            )
+
+        def record(loaded: LoadedWeek, preview: Preview) -> None:
             self._finish_execution(
                 conn,
                 execution_id,
@@ -554,16 +507,52 @@ class WeekRunner:
                 rows=loaded.row_count,
                 size=loaded.csv_bytes,
                 preview=preview,
+                location=str(loaded.parquet_path),
+            )
+            conn.execute(
+                load("publish_week_row"),
+                {
+                    "collection_id": self.collection.collection_id,
+                    "week_start_date": week.start_date,
+                    "execution_id": execution_id,
+                    "amc_execution_id": execution.workflow_execution_id,
+                    "result_rows": loaded.row_count,
+                    "result_size_bytes": loaded.csv_bytes,
+                    "execution_duration": whole_seconds(amc_seconds),
+                    "summary_stats": Jsonb(loaded.summary_stats),
+                    "data_checksum": loaded.checksum,
+                    "result_location": loaded.results_table,
+                },
+            )
+
+        result = collect_result(
+            conn,
+            instance,
+            execution,
+            target,
+            results_root=self.settings.results_root,
+            record=record,
+            previous_weeks_stats=previous,
+        )
+        published, checks, preview = result.week, result.checks, result.preview
+        if result.blocking:
+            self._finish_execution(
+                conn,
+                execution_id,
+                execution,
+                error=None,
+                rows=published.row_count,
+                size=published.csv_bytes,
+                preview=preview,
             )
             return self._fail_week(
                 conn,
                 week,
                 execution_id,
-                reason,
+                result.failure_reason,
                 amc_execution_id=execution.workflow_execution_id,
                 checks=checks,
             )
-        published = loaded
         message = f"published {published.row_count} rows"
         if published.replaced_row_count:
             message += f", replacing {published.replaced_row_count}"

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import logging
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from recomamp_pipelines.amc.client import InstanceClient
 from recomamp_pipelines.amc.errors import AmcBadRequest
 from recomamp_pipelines.amc.models import AmcExecution, TimeWindow
+from recomamp_pipelines.quality.loaded_week import check_loaded_week
+from recomamp_pipelines.quality.outcomes import CheckOutcome
+from recomamp_pipelines.results.load import JsonValue, LoadedWeek, load_week, preview_rows
+from recomamp_pipelines.results.target import ResultTarget
 from recomamp_pipelines.templates.render import RenderedQuery
 
 log = logging.getLogger(__name__)
@@ -16,6 +26,64 @@ log = logging.getLogger(__name__)
 #: How far before an intent's creation an AMC execution may claim to be created and still be
 #: taken for it: clocks of AMC and of this machine disagree a little.
 CLOCK_SKEW_MARGIN = timedelta(minutes=5)
+#: Rows of a result kept in `workflow_executions.result_data`.
+PREVIEW_ROWS = 20
+
+Preview = list[dict[str, JsonValue]]
+
+
+@dataclass(frozen=True)
+class CollectedResult:
+    """A finished execution's result, loaded and checked: published, or rolled back."""
+
+    week: LoadedWeek
+    checks: tuple[CheckOutcome, ...]
+    preview: Preview
+
+    @property
+    def blocking(self) -> list[CheckOutcome]:
+        """The failed checks that kept the result from being published."""
+        return [check for check in self.checks if check.blocks_publish]
+
+    @property
+    def failure_reason(self) -> str:
+        return "quality check failed: " + "; ".join(
+            f"{check.name} ({check.metadata.get('reason', check.description)})"
+            for check in self.blocking
+        )
+
+
+def collect_result(
+    conn: psycopg.Connection,
+    instance: InstanceClient,
+    execution: AmcExecution,
+    target: ResultTarget,
+    *,
+    results_root: Path,
+    record: Callable[[LoadedWeek, Preview], None],
+    previous_weeks_stats: Sequence[Mapping[str, Any]] = (),
+) -> CollectedResult:
+    """Download a SUCCEEDED execution's result, load it, check it, and publish it.
+
+    One transaction: the target's rows replaced, checked, and `record` called to write the
+    execution's and the week's rows, all committed together; when a check blocks the publish,
+    all of it is rolled back (`record` is not called) and the previous rows stay.
+    """
+    with tempfile.TemporaryDirectory(prefix="recomamp-result-") as tmp:
+        csv_path = Path(tmp) / "result.csv"
+        instance.download_results(execution.workflow_execution_id, csv_path)
+        with load_week(
+            conn, [csv_path], execution.output_columns, target, results_root=results_root
+        ) as loaded:
+            checks = tuple(
+                check_loaded_week(conn, loaded, previous_weeks_stats=previous_weeks_stats)
+            )
+            result = CollectedResult(loaded, checks, preview_rows(conn, loaded, PREVIEW_ROWS))
+            if result.blocking:
+                loaded.discard()
+            else:
+                record(loaded, result.preview)
+    return result
 
 
 def save_amc_workflow(instance: InstanceClient, workflow_id: str, rendered: RenderedQuery) -> None:
