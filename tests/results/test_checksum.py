@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,7 +31,7 @@ rows = st.lists(
 )
 
 
-def digest(*batches: list[tuple[object, ...]]) -> str:
+def digest(*batches: Sequence[tuple[object, ...]]) -> str:
     row_digest = RowDigest(COLUMNS)
     for batch in batches:
         row_digest.add_batch(
@@ -53,7 +55,7 @@ def test_the_digest_ignores_order_and_batches(
 def test_the_digest_sees_a_changed_value_a_moved_value_and_a_null() -> None:
     base = [("a", 1, 1.0, False), ("b", 2, 2.0, True)]
 
-    variants = [
+    variants: list[list[tuple[object, ...]]] = [
         [("a", 1, 1.0, False), ("b", 3, 2.0, True)],
         [("a", 2, 1.0, False), ("b", 1, 2.0, True)],  # clicks swapped between rows
         [("a", 1, 1.0, False), ("b", None, 2.0, True)],

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import date
 
 import pyarrow as pa
@@ -34,7 +35,7 @@ COLUMNS = map_output_columns(
 SCHEMA = arrow_schema(COLUMNS)
 
 
-def batch(rows: list[tuple[object, ...]]) -> pa.RecordBatch:
+def batch(rows: Sequence[tuple[object, ...]]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(
         [dict(zip(SCHEMA.names, row, strict=True)) for row in rows], schema=SCHEMA
     )
