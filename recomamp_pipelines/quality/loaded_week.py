@@ -263,7 +263,11 @@ def _excess(table_value: Any, summary_value: Any, tolerance: float) -> float:
     """How far two values are apart beyond the tolerance (0 when they agree)."""
     if summary_value is None:
         return math.inf
-    return max(abs(float(table_value) - float(summary_value)) - tolerance, 0.0)
+    difference = abs(float(table_value) - float(summary_value))
+    if math.isnan(difference):
+        # A NaN or an infinity on one side only (or both: the stream leaves them out).
+        return math.inf
+    return max(difference - tolerance, 0.0)
 
 
 def _week_not_empty(aggregates: WeekAggregates) -> CheckOutcome:

@@ -33,14 +33,14 @@ import os
 import queue
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pyarrow as pa
@@ -309,20 +309,22 @@ def _copy_week(
         names = sql.SQL(", ").join([*map(sql.Identifier, RESERVED_COLUMNS), names])
     encoder = ArrowToPostgresBinaryEncoder(schema)
     background = _BackgroundWriter(WeekFileWriter(columns, temp_path))
-    failures: list[BaseException] = []
+
+    def encoded() -> Generator[bytes]:
+        yield encoder.write_header()
+        for batch in background.tee(read_batches(paths, columns)):
+            if with_metadata:
+                batch = _add_metadata(batch, target, schema)
+            yield encoder.write_batch(batch)
+        yield encoder.finish()
+
+    # Parsing and encoding run ahead on their own thread, so that PostgreSQL never waits for
+    # the next block while this thread hands it the previous one.
+    producer = _Producer(encoded())
     try:
         with cur.copy(compose("copy_week", table=table, columns=names)) as copy:
-            copy.write(encoder.write_header())
-            try:
-                for batch in background.tee(read_batches(paths, columns)):
-                    if with_metadata:
-                        batch = _add_metadata(batch, target, schema)
-                    copy.write(encoder.write_batch(batch))
-            except BaseException as exc:
-                # What went wrong here, not PostgreSQL's answer to the COPY being abandoned.
-                failures.append(exc)
-                raise
-            copy.write(encoder.finish())
+            for chunk in producer:
+                copy.write(chunk)
         loaded_rows = cur.rowcount
         parquet = background.finish()
         if loaded_rows >= 0 and loaded_rows != parquet.row_count:
@@ -331,10 +333,12 @@ def _copy_week(
                 f"{parquet.row_count}"
             )
     except BaseException as exc:
+        producer.stop()
         background.abort()
         if not isinstance(exc, Exception):
             raise
-        cause = failures[0] if failures else exc
+        # What went wrong while reading, not PostgreSQL's answer to the COPY being abandoned.
+        cause = producer.failure or exc
         raise LoadError(
             f"loading {target.source_kind} {target.source_id} ({target.period_label}) "
             f"failed: {cause}"
@@ -360,6 +364,51 @@ def _add_metadata(batch: pa.RecordBatch, target: ResultTarget, schema: pa.Schema
 
 
 _DONE = object()
+
+
+class _Producer:
+    """Runs an iterator on a worker thread, a few items ahead of the thread that consumes it."""
+
+    def __init__(self, items: Generator[bytes]) -> None:
+        self._items = items
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=MAX_PENDING_BATCHES)
+        self._stopped = threading.Event()
+        self.failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="week-copy-encoder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put(item):
+                    # The consumer gave up: let go of the files being read.
+                    self._items.close()
+                    return
+        except BaseException as exc:
+            self.failure = exc
+        self._put(_DONE)
+
+    def _put(self, item: object) -> bool:
+        """Queue an item unless the consumer stopped; whether it was queued."""
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[bytes]:
+        while (item := self._queue.get()) is not _DONE:
+            yield cast(bytes, item)
+        self._thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+    def stop(self) -> None:
+        """Stop the worker after a failure on either side, and wait for it."""
+        self._stopped.set()
+        self._thread.join()
 
 
 class _BackgroundWriter:

@@ -104,6 +104,7 @@ class _ColumnTotals:
     minimum: Number | None = None
     maximum: Number | None = None
     negative_rows: int = 0
+    non_finite_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class ColumnProfile:
 
     negative_rows: int
     absolute_total: Number
+    non_finite_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,9 @@ class SummaryAccumulator:
         """Negative values per numeric column and funnel breaks of everything added so far."""
         return WeekProfile(
             columns={
-                name: ColumnProfile(totals.negative_rows, totals.absolute_total)
+                name: ColumnProfile(
+                    totals.negative_rows, totals.absolute_total, totals.non_finite_rows
+                )
                 for name, totals in self._totals.items()
             },
             funnel=[
@@ -198,7 +202,9 @@ class SummaryAccumulator:
         totals.negative_rows += int(pc.sum(pc.less(values, 0).cast(pa.int64())).as_py() or 0)
         if pa.types.is_floating(values.type):
             # NaN and infinities would poison every sum and mean downstream.
-            values = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
+            finite = pc.is_finite(values)
+            totals.non_finite_rows += int(pc.sum(pc.invert(finite).cast(pa.int64())).as_py() or 0)
+            values = pc.if_else(finite, values, pa.scalar(None, values.type))
         count = len(values) - values.null_count
         if count == 0:
             return

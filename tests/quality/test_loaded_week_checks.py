@@ -197,6 +197,40 @@ def test_summary_stats_that_disagree_with_the_table_fail(db_conn: Conn, tmp_path
         assert mismatched == {"clicks_sum", "spend_sum"}
 
 
+def test_a_nan_in_the_table_that_the_stream_did_not_see_fails(
+    db_conn: Conn, tmp_path: Path
+) -> None:
+    with loaded(db_conn, tmp_path, ROWS) as week:
+        assert week.profile.columns["spend"].non_finite_rows == 0
+        db_conn.execute(
+            f"update {week.results_table} set spend = 'NaN', product_sales = 'Infinity' "
+            "where campaign = 'Spring sale'"
+        )
+
+        outcome = check(db_conn, week, "summary_stats_match_table")
+
+    assert (outcome.passed, outcome.blocks_publish) == (False, True)
+    # An infinite excess is JSON null in the metadata.
+    mismatched = {
+        row["stat"] for row in outcome.metadata["observed"] if row["excess_difference"] != 0
+    }
+    assert mismatched == {"spend_sum", "product_sales_sum"}
+    assert "spend_sum table nan" in outcome.metadata["reason"]
+
+
+def test_nan_and_infinities_seen_by_the_stream_are_left_out_on_both_sides(
+    db_conn: Conn, tmp_path: Path
+) -> None:
+    rows = with_value("spend", "NaN", row=0)
+    rows[1][HEADER.index("spend")] = "-inf"
+    with loaded(db_conn, tmp_path, rows) as week:
+        assert week.profile.columns["spend"].non_finite_rows == 2
+
+        outcome = check(db_conn, week, "summary_stats_match_table")
+
+    assert outcome.passed, outcome.metadata["reason"]
+
+
 def test_an_empty_week_warns(db_conn: Conn, tmp_path: Path) -> None:
     with loaded(db_conn, tmp_path, []) as week:
         outcomes = outcomes_by_name(check_loaded_week(db_conn, week, expected_columns=[]))
