@@ -161,7 +161,7 @@ def make_due(conn: psycopg.Connection, ids: list[uuid.UUID], due: int, now: date
     ).fetchall()
     step = max(1, len(ids) // max(due, 1))
     due_ids = set(ids[::step][:due])
-    updates = []
+    updates: list[tuple[datetime, uuid.UUID]] = []
     for schedule_id, kind, tz, cron in rows:
         cadence = cadence_of(ScheduleTiming(schedule_id, kind, tz, cron))
         if schedule_id in due_ids:

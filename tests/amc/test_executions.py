@@ -228,7 +228,8 @@ def test_reporting_calls_need_the_account_entity_id(amc_simulator: AmcSimulator)
         with pytest.raises(AmcConfigError, match=r"amc_accounts.account_id"):
             client.instance(amc_simulator.instance_id)
         scoped = client.for_account(amc_simulator.advertiser_id, amc_simulator.marketplace_id)
-        assert scoped.instance(amc_simulator.instance_id).get_workflow  # reachable once scoped
+        # Reachable once scoped.
+        assert isinstance(scoped.instance(amc_simulator.instance_id), InstanceClient)
 
 
 def test_unknown_instance_is_a_not_found(amc_client: AmcClient) -> None:

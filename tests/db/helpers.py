@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 REPO = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = REPO / "sql" / "migrations"
@@ -20,7 +21,7 @@ MAINTENANCE_DIR = REPO / "sql" / "maintenance"
 Conn = psycopg.Connection[Any]
 
 
-def one(conn: Conn, query: str, params: Any = None) -> Any:
+def one(conn: Conn, query: str | sql.SQL | sql.Composed, params: Any = None) -> Any:
     """The single value of a one-row, one-column query."""
     row = conn.execute(query, params).fetchone()
     assert row is not None, query

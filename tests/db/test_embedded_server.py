@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def run_recomamp(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def home(tmp_path: Path):  # type: ignore[no-untyped-def]
+def home(tmp_path: Path) -> Iterator[Path]:
     # A deliberately long path: the socket must still fit PostgreSQL's 107-byte limit.
     home = tmp_path / ("a-rather-long-directory-name-for-the-embedded-server-" * 2)
     yield home

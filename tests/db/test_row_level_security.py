@@ -33,7 +33,7 @@ class Guarded:
     owner_column: str | None = None
 
 
-def assert_no_effect(conn: Conn, statement: sql.Composable, values: tuple[Any, ...]) -> None:
+def assert_no_effect(conn: Conn, statement: sql.Composed, values: tuple[Any, ...]) -> None:
     """The statement is refused (no privilege) or finds no row to change."""
     try:
         with attempt(conn):

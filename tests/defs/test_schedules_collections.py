@@ -111,6 +111,12 @@ def nightly(sim: Pipeline, at: datetime) -> list[dg.RunRequest]:
     return list(result) if isinstance(result, list) else []
 
 
+def key_of(request: dg.RunRequest) -> str:
+    """A nightly request's partition key: every one names a collection's week."""
+    assert request.partition_key is not None
+    return request.partition_key
+
+
 def test_nightly_runs_the_newest_week_and_refreshes_a_week_as_it_ages(sim: Pipeline) -> None:
     now = datetime.now(UTC)
     # DSP reaches into the future; its earlier weeks are fetched by a backfill first.
@@ -120,10 +126,10 @@ def test_nightly_runs_the_newest_week_and_refreshes_a_week_as_it_ages(sim: Pipel
         DSP,
     )
     keys = register(sim)
-    (newest,) = [r for r in nightly(sim, now) if r.partition_key.startswith(keys[DSP])]
+    (newest,) = [r for r in nightly(sim, now) if key_of(r).startswith(keys[DSP])]
     assert newest.tags[REFRESH_TAG] == "false"
     launch(sim.instance, [newest], "nightly_collection_weeks")
-    week = newest.partition_key.split("|")[1]
+    week = key_of(newest).split("|")[1]
     assert weeks_of(sim, DSP)[week] == "SUCCESS"
     assert [r for r in nightly(sim, now) if r.partition_key == newest.partition_key] == []
 

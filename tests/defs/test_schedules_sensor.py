@@ -40,8 +40,8 @@ def owner(recomamp_env: dict[str, str], db_conn: psycopg.Connection) -> Owner:
     return add_owner(db_conn)
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def claimed_ticks(db_url: str, schedule_id: uuid.UUID) -> list[datetime]:
@@ -58,7 +58,7 @@ def sweep(
     instance: dg.DagsterInstance, start: datetime, end: datetime, step: timedelta
 ) -> list[dg.RunRequest]:
     """Evaluate the sensor every `step` from `start` to `end`, as the daemon would."""
-    requests = []
+    requests: list[dg.RunRequest] = []
     moment = start
     while moment <= end:
         requests += evaluate(workflow_schedules_sensor, instance, moment).run_requests or []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -50,7 +50,7 @@ def check(
     conn: Conn,
     week: LoadedWeek,
     name: str,
-    previous: Sequence[dict[str, float]] = (),
+    previous: Sequence[Mapping[str, float]] = (),
     expected: Sequence[TableColumn] | None = None,
 ) -> CheckOutcome:
     outcomes = check_loaded_week(

@@ -20,25 +20,41 @@ class Owner:
     workflow_id: uuid.UUID
 
 
+def only_row(cursor: psycopg.Cursor[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The row a statement returned; it must return one."""
+    row = cursor.fetchone()
+    assert row is not None
+    return row
+
+
 def add_owner(conn: psycopg.Connection, email: str = "sam.scheduler@example.com") -> Owner:
-    (user_id,) = conn.execute(
-        "insert into users (email, timezone) values (%s, 'America/New_York') returning id",
-        (email,),
-    ).fetchone()
-    (account_id,) = conn.execute(
-        "insert into amc_accounts (account_id, account_name) values (%s, 'account') returning id",
-        (f"ENTITY{uuid.uuid4().hex[:10].upper()}",),
-    ).fetchone()
-    (instance_id,) = conn.execute(
-        "insert into amc_instances (instance_id, name, user_id, account_id) "
-        "values (%s, 'instance', %s, %s) returning id",
-        (f"amc{uuid.uuid4().hex[:8]}", user_id, account_id),
-    ).fetchone()
-    (workflow_id,) = conn.execute(
-        "insert into workflows (name, sql_query, user_id, instance_id) "
-        "values ('Weekly report', 'select 1', %s, %s) returning id",
-        (user_id, instance_id),
-    ).fetchone()
+    (user_id,) = only_row(
+        conn.execute(
+            "insert into users (email, timezone) values (%s, 'America/New_York') returning id",
+            (email,),
+        )
+    )
+    (account_id,) = only_row(
+        conn.execute(
+            "insert into amc_accounts (account_id, account_name) "
+            "values (%s, 'account') returning id",
+            (f"ENTITY{uuid.uuid4().hex[:10].upper()}",),
+        )
+    )
+    (instance_id,) = only_row(
+        conn.execute(
+            "insert into amc_instances (instance_id, name, user_id, account_id) "
+            "values (%s, 'instance', %s, %s) returning id",
+            (f"amc{uuid.uuid4().hex[:8]}", user_id, account_id),
+        )
+    )
+    (workflow_id,) = only_row(
+        conn.execute(
+            "insert into workflows (name, sql_query, user_id, instance_id) "
+            "values ('Weekly report', 'select 1', %s, %s) returning id",
+            (user_id, instance_id),
+        )
+    )
     return Owner(user_id, email, instance_id, workflow_id)
 
 
@@ -77,7 +93,7 @@ def add_schedule(
         sql.SQL(", ").join(sql.Identifier(key) for key in values),
         sql.SQL(", ").join(sql.Placeholder(key) for key in values),
     )
-    (schedule_id,) = conn.execute(query, values).fetchone()
+    (schedule_id,) = only_row(conn.execute(query, values))
     return schedule_id
 
 

@@ -16,7 +16,14 @@ from recomamp_pipelines.scheduling.claims import (
     parse_claims_tag,
     waiting_batches,
 )
-from tests.scheduling.helpers import Owner, add_owner, add_schedule, claims, schedule_row
+from tests.scheduling.helpers import (
+    Owner,
+    add_owner,
+    add_schedule,
+    claims,
+    only_row,
+    schedule_row,
+)
 
 NEW_YORK = "America/New_York"
 
@@ -84,9 +91,11 @@ def test_two_evaluations_at_once_claim_every_tick_exactly_once(
 
     claimed = [c.schedule_id for result in results for c in result.claimed]
     assert sorted(claimed) == sorted(schedules)
-    (count,) = db_conn.execute(
-        "select count(*) from schedule_tick_claims where scheduled_at = '2025-06-10 06:00Z'"
-    ).fetchone()
+    (count,) = only_row(
+        db_conn.execute(
+            "select count(*) from schedule_tick_claims where scheduled_at = '2025-06-10 06:00Z'"
+        )
+    )
     assert count == 300
     batches = [batch for result in results for batch in result.batches]
     assert all(len(batch.claims) <= 25 for batch in batches)
@@ -225,7 +234,7 @@ def test_handing_back_a_batch_moves_only_the_claims_no_run_took(
     assert moved.claims == (ClaimRef(left.claim_id, 2),)
     (waiting,) = waiting_batches(db_conn)
     assert (waiting.run_key, waiting.batch) == (moved.run_key, moved)
-    (status,) = db_conn.execute(
-        "select status from schedule_tick_claims where id = %s", (taken.claim_id,)
-    ).fetchone()
+    (status,) = only_row(
+        db_conn.execute("select status from schedule_tick_claims where id = %s", (taken.claim_id,))
+    )
     assert status == "RUNNING"

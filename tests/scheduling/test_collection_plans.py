@@ -17,7 +17,7 @@ from recomamp_pipelines.scheduling.collection_plans import (
 )
 from recomamp_pipelines.weeks.calendar import Week
 from recomamp_pipelines.weeks.registration import register_collections
-from tests.scheduling.helpers import Owner, add_owner
+from tests.scheduling.helpers import Owner, add_owner, only_row
 
 CHECKSUM = "a" * 64
 # 12 Monday weeks, 6 January .. 30 March 2025; the owner lives in New York.
@@ -36,20 +36,22 @@ def add_collection(
     start: date = START,
     end: date = END,
 ) -> uuid.UUID:
-    (collection_id,) = conn.execute(
-        "insert into report_data_collections "
-        "(name, workflow_id, instance_id, user_id, start_date, end_date, status) "
-        "values (%s, %s, %s, %s, %s, %s, %s) returning id",
-        (
-            f"collection {status}",
-            owner.workflow_id,
-            owner.instance_id,
-            owner.user_id,
-            start,
-            end,
-            status,
-        ),
-    ).fetchone()
+    (collection_id,) = only_row(
+        conn.execute(
+            "insert into report_data_collections "
+            "(name, workflow_id, instance_id, user_id, start_date, end_date, status) "
+            "values (%s, %s, %s, %s, %s, %s, %s) returning id",
+            (
+                f"collection {status}",
+                owner.workflow_id,
+                owner.instance_id,
+                owner.user_id,
+                start,
+                end,
+                status,
+            ),
+        )
+    )
     register_collections(conn, 0)
     return collection_id
 
@@ -76,8 +78,8 @@ def set_week(
     )
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def planned(conn: psycopg.Connection, now: datetime) -> list[tuple[str, date, int | None]]:

@@ -16,7 +16,7 @@ from recomamp_pipelines.scheduling.runs import (
     finish_schedule_run,
     take_claim,
 )
-from tests.scheduling.helpers import Owner, add_owner, add_schedule, schedule_row
+from tests.scheduling.helpers import Owner, add_owner, add_schedule, only_row, schedule_row
 
 TICK = datetime(2025, 6, 10, 6, tzinfo=UTC)
 
@@ -97,9 +97,9 @@ def test_a_schedule_paused_before_its_run_starts_is_skipped(
         0,
         0,
     )
-    (status,) = db_conn.execute(
-        "select status from schedule_tick_claims where id = %s", (ref.claim_id,)
-    ).fetchone()
+    (status,) = only_row(
+        db_conn.execute("select status from schedule_tick_claims where id = %s", (ref.claim_id,))
+    )
     assert status == "SKIPPED"
 
 
@@ -169,9 +169,11 @@ def test_a_claim_no_run_could_serve_is_recorded_as_failed(
 
     assert fail_unserved_claim(db_conn, ref, "its run never started (5 attempts)", TICK)
 
-    (status, error) = db_conn.execute(
-        "select status, error_message from schedule_runs where schedule_id = %s", (schedule,)
-    ).fetchone()
+    (status, error) = only_row(
+        db_conn.execute(
+            "select status, error_message from schedule_runs where schedule_id = %s", (schedule,)
+        )
+    )
     assert (status, error) == ("FAILED", "its run never started (5 attempts)")
     row = schedule_row(db_conn, schedule)
     assert (row["failed_runs"], row["last_run_status"]) == (1, "FAILED")
