@@ -589,6 +589,33 @@ def test_a_bad_value_in_a_refresh_keeps_the_published_week(db_conn: Conn, tmp_pa
     assert temp_files(tmp_path / "results") == []
 
 
+def test_a_row_the_table_refuses_mid_copy_fails_the_load_and_stops_reading(
+    db_conn: Conn, tmp_path: Path
+) -> None:
+    target = make_target()
+    publish(db_conn, tmp_path, [write_csv(tmp_path / "good.csv", ROWS)], target)
+    table = f"results.{results_table_name(target.workflow_id)}"
+    db_conn.execute(f"alter table {table} add constraint few_clicks check (clicks < 1000000)")
+    before = table_rows(db_conn, target.workflow_id)
+    # Far more rows than one block, the refused one near the start: PostgreSQL ends the COPY
+    # while the files are still being read and encoded.
+    many = [["c", "2024-01-01", "5", "1", "0", "1.0", "1", "false"] for _ in range(200_000)]
+    many[10][3] = "5000000"
+    threads_before = threading.active_count()
+
+    with (
+        pytest.raises(LoadError, match="few_clicks"),
+        loading(db_conn, tmp_path, [write_csv(tmp_path / "many.csv", many)], target),
+    ):
+        pass
+
+    assert table_rows(db_conn, target.workflow_id) == before
+    assert db_conn.info.transaction_status is psycopg.pq.TransactionStatus.IDLE
+    assert temp_files(tmp_path / "results") == []
+    # The encoding and Parquet threads were stopped, not left reading.
+    assert threading.active_count() == threads_before
+
+
 def test_a_file_whose_header_does_not_match_output_columns_is_refused(
     db_conn: Conn, tmp_path: Path
 ) -> None:
