@@ -55,6 +55,7 @@ from recomamp_pipelines.weeks.submission import (
     find_lost_submission,
     live_status,
     save_amc_workflow,
+    wait_for_slot,
     whole_seconds,
 )
 
@@ -62,7 +63,6 @@ log = logging.getLogger(__name__)
 
 #: How often in-flight executions are marked alive, whatever they are doing (downloads too).
 HEARTBEAT_SECONDS = 30.0
-SLOT_WAIT_SECONDS = 2.0
 NOT_TAKEN = "NOT_TAKEN"
 CANCELLED_MESSAGE = "the Dagster run was cancelled; its AMC execution was cancelled"
 
@@ -404,13 +404,8 @@ class ScheduleRunner:
         self, conn: psycopg.Connection, context: ScheduleContext, execution_id: uuid.UUID
     ) -> None:
         """Wait for one of the instance's AMC slots, shared by every process (PostgreSQL)."""
-        args = {"instance_id": context.instance_row_id, "execution_id": execution_id}
-        while True:
-            row = conn.execute(load("claim_amc_slot"), args).fetchone()
-            if row is not None and row[0] is not None:
-                return
-            if self.cancel_event.wait(SLOT_WAIT_SECONDS):
-                raise ScheduleRunCancelled
+        if not wait_for_slot(conn, context.instance_row_id, execution_id, self.cancel_event):
+            raise ScheduleRunCancelled
 
     def _record_submission(
         self, conn: psycopg.Connection, execution_id: uuid.UUID, execution: AmcExecution

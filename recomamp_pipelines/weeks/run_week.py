@@ -51,13 +51,12 @@ from recomamp_pipelines.weeks.submission import (
     find_lost_submission,
     live_status,
     save_amc_workflow,
+    wait_for_slot,
     whole_seconds,
 )
 
 log = logging.getLogger(__name__)
 
-#: How often a week waiting for a free AMC slot looks again.
-SLOT_WAIT_SECONDS = 2.0
 MAPPED_VALUES_LIMIT = 1000
 
 
@@ -406,24 +405,17 @@ class WeekRunner:
 
     def _claim_slot(self, conn: psycopg.Connection, execution_id: uuid.UUID) -> None:
         """Wait for one of the instance's AMC slots, shared by every process (PostgreSQL)."""
-        args = {"instance_id": self.collection.instance_row_id, "execution_id": execution_id}
-        while True:
-            row = conn.execute(load("claim_slot"), args).fetchone()
-            if row is not None and row[0] is not None:
-                return
-            conn.execute(
-                "update workflow_executions set heartbeat_at = now() where id = %s",
-                (execution_id,),
+        if not wait_for_slot(
+            conn, self.collection.instance_row_id, execution_id, self.cancel_event
+        ):
+            self._finish_row(
+                conn,
+                execution_id,
+                status="CANCELLED",
+                error_type="CANCELLED",
+                error="run cancelled while waiting for a free AMC slot",
             )
-            if self.cancel_event.wait(SLOT_WAIT_SECONDS):
-                self._finish_row(
-                    conn,
-                    execution_id,
-                    status="CANCELLED",
-                    error_type="CANCELLED",
-                    error="run cancelled while waiting for a free AMC slot",
-                )
-                raise WeekCancelled
+            raise WeekCancelled
 
     def _record_submission(
         self, conn: psycopg.Connection, execution_id: uuid.UUID, execution: AmcExecution

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,12 +22,15 @@ from recomamp_pipelines.quality.outcomes import CheckOutcome
 from recomamp_pipelines.results.load import JsonValue, LoadedWeek, load_week, preview_rows
 from recomamp_pipelines.results.target import ResultTarget
 from recomamp_pipelines.templates.render import RenderedQuery
+from recomamp_pipelines.weeks.queries import load
 
 log = logging.getLogger(__name__)
 
 #: How far before an intent's creation an AMC execution may claim to be created and still be
 #: taken for it: clocks of AMC and of this machine disagree a little.
 CLOCK_SKEW_MARGIN = timedelta(minutes=5)
+#: How often an execution waiting for an AMC slot looks again when no slot was announced free.
+SLOT_LOOK_SECONDS = 1.0
 #: Rows of a result kept in `workflow_executions.result_data`.
 PREVIEW_ROWS = 20
 
@@ -99,6 +104,37 @@ def save_amc_workflow(instance: InstanceClient, workflow_id: str, rendered: Rend
     except AmcBadRequest as exc:
         if "already exists" not in str(exc):
             raise
+
+
+def wait_for_slot(
+    conn: psycopg.Connection,
+    instance_id: uuid.UUID | None,
+    execution_id: uuid.UUID,
+    cancelled: threading.Event,
+) -> bool:
+    """Hold one of the AMC instance's slots, shared by every process; False if cancelled first.
+
+    Slots go to the executions that have waited longest (`claim_amc_instance_slot`). The wait
+    wakes as soon as a slot is released anywhere, looks again at least every
+    SLOT_LOOK_SECONDS, and keeps the execution's heartbeat fresh so that it keeps its place.
+    `conn` must be in autocommit mode, outside any transaction.
+    """
+    args = {"instance_id": instance_id, "execution_id": execution_id}
+    conn.execute(load("listen_for_slots"))
+    try:
+        while True:
+            row = conn.execute(load("claim_slot"), args).fetchone()
+            if row is not None and row[0] is not None:
+                return True
+            conn.execute(load("keep_waiting"), args)
+            if cancelled.is_set():
+                return False
+            for _ in conn.notifies(timeout=SLOT_LOOK_SECONDS, stop_after=1):
+                pass
+            if cancelled.is_set():
+                return False
+    finally:
+        conn.execute(load("unlisten_for_slots"))
 
 
 def find_lost_submission(

@@ -336,6 +336,73 @@ def test_a_finished_execution_gives_its_slot_back(db_conn: Conn, tenants: Tenant
     assert claim(db_conn, instance, waiting) == 1
 
 
+def waiting_execution(
+    conn: Conn, tenants: Tenants, seconds_ago: int, beat_ago: int = 0
+) -> uuid.UUID:
+    """An execution waiting for a slot since `seconds_ago`, its heartbeat `beat_ago` old."""
+    execution: uuid.UUID = one(
+        conn,
+        "insert into workflow_executions "
+        "(workflow_id, user_id, instance_id, status, created_at, heartbeat_at) "
+        "values (%s, %s, %s, 'PENDING', now() - make_interval(secs => %s), "
+        "now() - make_interval(secs => %s)) returning id",
+        (tenants.a.workflow_id, tenants.a.user_id, tenants.a.instance_id, seconds_ago, beat_ago),
+    )
+    return execution
+
+
+def test_slots_go_to_the_live_executions_that_waited_longest(
+    db_conn: Conn, tenants: Tenants
+) -> None:
+    instance = tenants.a.instance_id
+    db_conn.execute(
+        "update amc_instances set max_concurrent_executions = 2 where id = %s", (instance,)
+    )
+    # The tenant's own RUNNING execution holds slot 1; one slot is free.
+    first, second, third = (waiting_execution(db_conn, tenants, ago) for ago in (30, 20, 10))
+
+    assert claim(db_conn, instance, third) is None  # two live waiters came before it
+    assert claim(db_conn, instance, second) is None
+    assert claim(db_conn, instance, first) == 2
+
+    db_conn.execute(
+        "update workflow_executions set status = 'SUCCESS' where id in (%s, %s)",
+        (tenants.a.execution_id, first),
+    )
+    # Two free slots: the two that waited longest get them, whoever asks first.
+    assert claim(db_conn, instance, third) == 1
+    assert claim(db_conn, instance, second) == 2
+
+
+def test_a_waiter_whose_process_went_silent_loses_its_place(
+    db_conn: Conn, tenants: Tenants
+) -> None:
+    instance = tenants.a.instance_id
+    db_conn.execute(
+        "update amc_instances set max_concurrent_executions = 2 where id = %s", (instance,)
+    )
+    silent = waiting_execution(db_conn, tenants, seconds_ago=600, beat_ago=120)
+    live = waiting_execution(db_conn, tenants, seconds_ago=5)
+
+    assert claim(db_conn, instance, live) == 2
+    assert claim(db_conn, instance, silent) is None  # no slot left; it may come back later
+
+
+def test_a_released_slot_is_announced_to_listeners(
+    db_url: str, db_conn: Conn, tenants: Tenants
+) -> None:
+    instance = tenants.a.instance_id
+    waiting = new_execution(db_conn, tenants)
+    assert claim(db_conn, instance, waiting) is not None
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("listen amc_instance_slots")
+
+        assert one(db_conn, "select release_amc_instance_slot(%s)", (waiting,)) is True
+        notices = list(listener.notifies(timeout=10, stop_after=1))
+
+    assert [(n.channel, n.payload) for n in notices] == [("amc_instance_slots", str(instance))]
+
+
 def test_a_slot_beyond_the_limit_or_for_a_finished_execution_is_refused(
     db_conn: Conn, tenants: Tenants
 ) -> None:

@@ -25,6 +25,7 @@ RENAMED_TRIGGERS = {
 # without a test fails here first.
 KNOWN_FUNCTIONS = {
     "aggregate_collection_weeks",
+    "announce_released_amc_slot",
     "calculate_collection_progress",
     "calculate_week_over_week_change",
     "check_amc_instance_slot",

@@ -1,0 +1,1 @@
+unlisten amc_instance_slots
