@@ -237,6 +237,7 @@ class TokenProvider:
             policy=config.retry_policy,
             method="POST",
             path=config.token_url,
+            service="Login with Amazon",
         )
         if response.status_code != 200:
             raise _auth_error(response, config)

@@ -354,9 +354,15 @@ class AmcClient:
             return response.json()
         error = error_for_response(response, method, path)
         if response.status_code == 401:
+            reach = (
+                f"AMC account {self.advertiser_id!r}"
+                if self.advertiser_id
+                else "Amazon Marketing Cloud"
+            )
             raise AmcUnauthorized(
                 f"{error}, even with a fresh access token: the user's Amazon grant may lack "
-                f"access to AMC account {self.advertiser_id!r}",
+                f"access to {reach} or have been revoked; check the user's access in Amazon "
+                "Ads, or have the user sign in with Amazon again",
                 status_code=401,
                 method=method,
                 path=path,

@@ -71,19 +71,23 @@ class AmcDownloadNotReady(AmcNotFound):
 
 
 class AmcRetryableError(AmcApiError):
-    """A failure worth retrying later; raised once the retry policy has run out."""
+    """A failure worth retrying later; raised once the retry policy has run out.
+
+    Raised for AMC's own calls and for Login with Amazon's token endpoint alike; the message
+    names which of the two failed.
+    """
 
 
 class AmcRateLimited(AmcRetryableError):
-    """AMC kept answering 429 Too Many Requests."""
+    """AMC (or Login with Amazon) kept answering 429 Too Many Requests."""
 
 
 class AmcServerError(AmcRetryableError):
-    """AMC kept answering 5xx."""
+    """AMC (or Login with Amazon) kept answering 5xx."""
 
 
 class AmcTransportError(AmcRetryableError):
-    """AMC could not be reached (connection refused, reset, timed out)."""
+    """AMC (or Login with Amazon) could not be reached (connection refused, reset, timed out)."""
 
 
 class AmcUnknownStatus(AmcError, ValueError):

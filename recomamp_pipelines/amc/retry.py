@@ -116,9 +116,9 @@ def amc_message(response: httpx.Response) -> str:
 
 
 def error_for_response(
-    response: httpx.Response, method: str, path: str, *, note: str = ""
+    response: httpx.Response, method: str, path: str, *, note: str = "", service: str = "AMC"
 ) -> AmcApiError:
-    """The typed error for an AMC error response, with AMC's text in its message."""
+    """The typed error for an error response of `service`, with its text in the message."""
     status = response.status_code
     message = amc_message(response)
     request_id = response.headers.get("x-amzn-RequestId")
@@ -137,7 +137,7 @@ def error_for_response(
         cls = AmcServerError
     else:
         cls = AmcApiError
-    text = f"AMC refused {method} {path} (HTTP {status}): {message}"
+    text = f"{service} refused {method} {path} (HTTP {status}): {message}"
     if note:
         text = f"{text} ({note})"
     if request_id:
@@ -165,11 +165,13 @@ def send_with_retries(
     on_throttled: Callable[[float], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    service: str = "AMC",
 ) -> httpx.Response:
     """Call `send` until it answers something other than 429/5xx, within `policy`.
 
     Returns the first non-retryable response (the caller interprets 2xx/4xx). Raises
-    AmcRateLimited, AmcServerError or AmcTransportError when the policy runs out.
+    AmcRateLimited, AmcServerError or AmcTransportError when the policy runs out, naming
+    `service` (AMC, or Login with Amazon for the token endpoint) as the party that failed.
     `on_throttled(seconds)` is told of every 429 about to be retried, so that a shared rate
     limiter can pause the account's other callers.
     """
@@ -199,17 +201,17 @@ def send_with_retries(
         if attempt >= policy.max_attempts:
             give_up = f"{attempt} attempts in {elapsed:.1f} s"
         elif elapsed + wait > policy.deadline:
-            asked = " AMC's Retry-After" if retry_after is not None else ""
+            asked = f" {service}'s Retry-After" if retry_after is not None else ""
             give_up = (
                 f"{attempt} attempt(s) in {elapsed:.1f} s; the next{asked} wait of {wait:.1f} s "
                 f"would pass the {policy.deadline:.0f} s deadline"
             )
         if give_up is not None:
-            raise _exhausted(response, failure, method, path, give_up)
+            raise _exhausted(response, failure, method, path, give_up, service)
         if response is not None and response.status_code == 429 and on_throttled is not None:
             # The account's other callers hold back too, though never longer than max_delay.
             on_throttled(min(wait, policy.max_delay))
-        source = "as AMC's Retry-After asked" if retry_after is not None else "backoff"
+        source = f"as {service}'s Retry-After asked" if retry_after is not None else "backoff"
         log.warning(
             "%s %s: %s; retrying in %.2f s (%s), attempt %d of %d",
             method,
@@ -235,13 +237,16 @@ def _exhausted(
     method: str,
     path: str,
     give_up: str,
+    service: str,
 ) -> AmcRetryableError:
     if response is not None:
-        error = error_for_response(response, method, path, note=f"gave up after {give_up}")
+        error = error_for_response(
+            response, method, path, note=f"gave up after {give_up}", service=service
+        )
         assert isinstance(error, AmcRetryableError)
         return error
     return AmcTransportError(
-        f"AMC unreachable for {method} {path}: {_describe(None, failure)} "
+        f"{service} unreachable for {method} {path}: {_describe(None, failure)} "
         f"(gave up after {give_up})",
         status_code=None,
         method=method,

@@ -79,13 +79,19 @@ default week, 5.5 million with `data_scale = 5`. Results are sorted and copied b
 
 Faults (see `faults`): latency_seconds; rate_limit_next / rate_limit_rate /
 rate_limit_retry_after (None: no Retry-After); server_error_next / server_error_rate /
-server_error_status; fault_path_contains / fault_method to aim them; expire_tokens_after_calls
-(and POST /_sim/faults {"invalidate_tokens": true}); fail_next_executions +
+server_error_status; unauthorized_next / unauthorized_rate (401 to a valid token: the user's
+grant no longer reaches the account, and no fresh token helps); fault_path_contains /
+fault_method to aim those; expire_tokens_after_calls (and POST /_sim/faults
+{"invalidate_tokens": true}); token_error_next / token_error_rate / token_error_status [503] /
+token_error_code [by status: 400 invalid_grant, 401 invalid_client, 500 server_error, else
+temporarily_unavailable] / token_error_retry_after (on 429 and 5xx) for Login with Amazon's
+token endpoint; fail_next_executions +
 fail_status_reason; reject_next_executions + reject_status_reason;
 stuck_pending_next_executions; header_only_next_executions; truncate_next_downloads (a
 Content-Length larger than the body, then the connection closes);
 hold_create_response_seconds (the execution exists before the answer leaves);
 execution_seconds, result_file_max_rows and download_url_ttl_seconds overrides.
 GET /_sim/counters counts submissions per (instance, workflow, window, zone) (ad hoc
-workflows by a hash of their SQL), calls per route, answers per status, downloads and tokens.
+workflows by a hash of their SQL), calls per route, answers per status, downloads, token
+requests (faulted ones included) and tokens issued.
 """

@@ -96,6 +96,9 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
                         {"code": "400", "details": f"Missing required header {name}."},
                         status_code=400,
                     )
+            if sim.faults.take_unauthorized(request.method, request.url.path):
+                # The token is valid, but AMC no longer lets its user reach this account.
+                return _unauthorized()
             if sim.faults.count_authorized_call():
                 await run_in_threadpool(sim.tokens.revoke_all)
             context: dict[str, Any] = {
@@ -123,6 +126,14 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
 
     async def token_endpoint(request: Request) -> Response:
         raw = (await request.body()).decode("utf-8", errors="replace")
+        fault = sim.faults.token_fault()
+        if fault is not None:
+            sim.counters.token_request()
+            count(request, fault.status)
+            headers = {"Cache-Control": "no-store"}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            return JSONResponse(fault.body, status_code=fault.status, headers=headers)
         form: dict[str, str] = {}
         if raw.lstrip().startswith("{"):
             # Login with Amazon takes a form; some clients send the same fields as JSON.

@@ -70,6 +70,117 @@ def test_faults_can_target_one_call(amc: Amc) -> None:
     assert amc.post("/workflowExecutions", body).status_code == 200
 
 
+def test_unauthorized_for_the_next_calls_whatever_the_token(amc: Amc) -> None:
+    before = amc.sim.counters()["responses"].get("401", 0)
+    amc.sim.set_faults(unauthorized_next=2)
+
+    first = amc.get("/workflows")
+    amc.token = amc.sim.access_token()
+    second = amc.get("/workflows")
+    third = amc.get("/workflows")
+
+    assert (first.status_code, first.json()) == (401, {"message": "Unauthorized"})
+    assert second.status_code == 401
+    assert third.status_code == 200
+    assert amc.sim.counters()["responses"]["401"] == before + 2
+    assert amc.sim.set_faults()["unauthorized_next"] == 0
+
+
+def test_unauthorized_only_where_aimed_and_at_a_rate(amc: Amc) -> None:
+    amc.sim.set_faults(unauthorized_next=1, fault_path_contains="/dataSources")
+    assert amc.get("/workflows").status_code == 200
+    assert amc.get("/dataSources").status_code == 401
+    assert amc.get("/dataSources").status_code == 200
+
+    amc.sim.set_faults(unauthorized_rate=1.0, fault_path_contains=None)
+    assert {amc.get("/workflows").status_code for _ in range(3)} == {401}
+    # A 429 or 5xx still comes first, before the token is looked at.
+    amc.sim.set_faults(server_error_next=1)
+    assert amc.get("/workflows").status_code == 503
+
+
+def token_answer(sim: AmcSimulator) -> httpx.Response:
+    return httpx.post(
+        sim.token_url,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": sim.refresh_tokens[0],
+            "client_id": sim.client_id,
+            "client_secret": sim.client_secret,
+        },
+    )
+
+
+def test_token_endpoint_errors_for_the_next_requests(amc_simulator: AmcSimulator) -> None:
+    before = amc_simulator.counters()
+    amc_simulator.set_faults(token_error_next=2, token_error_retry_after=2)
+
+    answers = [token_answer(amc_simulator) for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [503, 503, 200]
+    assert answers[0].headers["Retry-After"] == "2"
+    assert answers[0].json()["error"] == "temporarily_unavailable"
+    assert answers[0].json()["error_description"]
+    assert "access_token" not in answers[0].json()
+    after = amc_simulator.counters()
+    assert after["token_requests"] == before["token_requests"] + 3
+    assert after["tokens_issued"] == before["tokens_issued"] + 1
+    token_route = "POST /auth/o2/token"
+    assert after["requests"][token_route] == before["requests"].get(token_route, 0) + 3
+    assert after["responses"]["503"] == before["responses"].get("503", 0) + 2
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error", "retry_after"),
+    [
+        (429, None, "temporarily_unavailable", "1.5"),
+        (500, None, "server_error", "1.5"),
+        # A refused grant or client never says when to come back.
+        (400, None, "invalid_grant", None),
+        (401, None, "invalid_client", None),
+        (400, "unauthorized_client", "unauthorized_client", None),
+    ],
+)
+def test_token_endpoint_error_kinds(
+    amc_simulator: AmcSimulator, status: int, code: str | None, error: str, retry_after: str | None
+) -> None:
+    amc_simulator.set_faults(
+        token_error_next=1,
+        token_error_status=status,
+        token_error_code=code,
+        token_error_retry_after=1.5,
+    )
+
+    answer = token_answer(amc_simulator)
+
+    assert answer.status_code == status
+    assert answer.json()["error"] == error
+    assert answer.headers.get("Retry-After") == retry_after
+    assert token_answer(amc_simulator).status_code == 200
+
+
+def test_token_endpoint_errors_without_retry_after_by_default(
+    amc_simulator: AmcSimulator,
+) -> None:
+    amc_simulator.set_faults(token_error_next=1, token_error_status=429)
+    answer = token_answer(amc_simulator)
+    assert answer.status_code == 429
+    assert "Retry-After" not in answer.headers
+
+
+def test_token_faults_and_api_faults_keep_to_their_own_endpoints(amc: Amc) -> None:
+    amc.sim.set_faults(token_error_next=1, token_error_rate=0.0, unauthorized_next=1)
+    assert token_answer(amc.sim).status_code == 503
+    assert token_answer(amc.sim).status_code == 200
+    assert amc.sim.set_faults()["unauthorized_next"] == 1
+    assert amc.get("/workflows").status_code == 401
+
+    amc.sim.set_faults(token_error_rate=1.0, rate_limit_next=1)
+    assert {token_answer(amc.sim).status_code for _ in range(3)} == {503}
+    assert amc.get("/workflows").status_code == 429
+    assert amc.get("/workflows").status_code == 200
+
+
 def test_failed_execution_with_its_reason(amc: Amc) -> None:
     amc.sim.set_faults(fail_next_executions=1, fail_status_reason="Out of memory in stage 3")
 
