@@ -21,7 +21,8 @@ class AmcTimeWindowError(AmcConfigError):
 
 
 class AmcAuthError(AmcError):
-    """Login with Amazon refused to issue an access token (bad refresh token or client)."""
+    """The owner's credentials were refused: Login with Amazon would not issue an access token
+    (bad refresh token or client), or AMC refused a freshly issued one (AmcUnauthorized)."""
 
     def __init__(self, message: str, *, error: str | None = None, status_code: int | None = None):
         super().__init__(message)
@@ -54,8 +55,8 @@ class AmcBadRequest(AmcApiError):
     """AMC refused the request (HTTP 400), e.g. SQL that does not compile; never retried."""
 
 
-class AmcUnauthorized(AmcApiError):
-    """AMC refused a freshly issued access token (HTTP 401 twice)."""
+class AmcUnauthorized(AmcApiError, AmcAuthError):
+    """AMC refused a freshly issued access token (HTTP 401 twice): the user's access is gone."""
 
 
 class AmcForbidden(AmcApiError):

@@ -503,6 +503,25 @@ def test_owner_without_a_working_amc_grant_leaves_no_attempt_open(sim: Pipeline)
     assert len(executions(sim, collection.collection_id)) == 2
 
 
+def test_access_amc_refuses_even_with_a_fresh_token_fails_the_week_as_auth(
+    sim: Pipeline,
+) -> None:
+    collection = prepare(sim, DSP, weeks=1)
+    (week,) = collection.weeks
+    # The user's access to the instance is gone: every call is refused, fresh token or not.
+    sim.simulator.set_faults(unauthorized_next=1000)
+
+    result = backfill(sim, collection.key, week)
+
+    assert run_outcomes(result) == {week: "failed"}
+    (execution,) = executions(sim, collection.collection_id)
+    assert (execution["status"], execution["error_type"]) == ("FAILED", "AMC_AUTH")
+    assert "revoked" in execution["error_message"]
+    assert week_rows(sim, collection.collection_id)[week]["status"] == "FAILED"
+    assert sim.query("select count(*) from amc_instance_slots") == [(0,)]
+    assert sim.simulator.counters()["executions_created"] == 0
+
+
 def test_cancelling_the_run_cancels_the_amc_execution_and_records_the_week(sim: Pipeline) -> None:
     collection = prepare(sim, DSP, weeks=1)
     (week_key,) = collection.weeks
