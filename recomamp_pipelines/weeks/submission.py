@@ -134,7 +134,9 @@ def wait_for_slot(
             if cancelled.is_set():
                 return False
     finally:
-        conn.execute(load("unlisten_for_slots"))
+        # Not on a broken connection: the error being handled says more.
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            conn.execute(load("unlisten_for_slots"))
 
 
 def find_lost_submission(
