@@ -42,14 +42,13 @@ from recomamp_pipelines.scheduling.runs import (
 )
 from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.templates.catalog import template_parameters
-from recomamp_pipelines.templates.render import RenderedQuery, RenderError, RunWindow, render
+from recomamp_pipelines.templates.render import RenderError, RunWindow, render
 from recomamp_pipelines.weeks.queries import load as load_week_query
 from recomamp_pipelines.weeks.run_week import (
-    amc_workflow_id,
-    request_hash,
     resolve_mapped_values,
 )
 from recomamp_pipelines.weeks.submission import (
+    AmcRequest,
     Preview,
     collect_result,
     find_lost_submission,
@@ -69,16 +68,6 @@ CANCELLED_MESSAGE = "the Dagster run was cancelled; its AMC execution was cancel
 
 class ScheduleRunCancelled(Exception):
     """The Dagster run was cancelled while a schedule run waited for AMC."""
-
-
-@dataclass(frozen=True)
-class ScheduleRequest:
-    """What one schedule run sends to AMC, and the hashes that identify it."""
-
-    rendered: RenderedQuery
-    amc_workflow_id: str
-    request_hash: str
-    window: TimeWindow
 
 
 @dataclass(frozen=True)
@@ -233,7 +222,7 @@ class ScheduleRunner:
                 log.exception("schedule run %s of %r failed", taken.schedule_run_id, taken.context)
                 return self._fail(conn, taken, None, f"{type(exc).__name__}: {exc}")
 
-    def request_for(self, conn: psycopg.Connection, taken: TakenClaim) -> ScheduleRequest:
+    def request_for(self, conn: psycopg.Connection, taken: TakenClaim) -> AmcRequest:
         context = taken.context
         assert context.sql_query is not None
         if taken.window_start is None or taken.window_end is None:
@@ -254,13 +243,8 @@ class ScheduleRunner:
                 f"window {taken.window_start} .. {taken.window_end} reaches into AMC's 48-hour "
                 "data lag"
             )
-        workflow_id = amc_workflow_id(rendered.sql, rendered.input_parameters)
-        window = TimeWindow(taken.window_start, taken.window_end, context.timezone)
-        return ScheduleRequest(
-            rendered=rendered,
-            amc_workflow_id=workflow_id,
-            request_hash=request_hash(workflow_id, window, rendered.parameter_values),
-            window=window,
+        return AmcRequest.of(
+            rendered, TimeWindow(taken.window_start, taken.window_end, context.timezone)
         )
 
     def _execute(self, conn: psycopg.Connection, taken: TakenClaim) -> ScheduleRunOutcome:
@@ -329,7 +313,7 @@ class ScheduleRunner:
                 self._in_flight.discard(execution_id)
 
     def _insert_intent(
-        self, conn: psycopg.Connection, taken: TakenClaim, request: ScheduleRequest
+        self, conn: psycopg.Connection, taken: TakenClaim, request: AmcRequest
     ) -> uuid.UUID:
         context = taken.context
         with conn.transaction():
@@ -383,7 +367,7 @@ class ScheduleRunner:
         conn: psycopg.Connection,
         context: ScheduleContext,
         execution_id: uuid.UUID,
-        request: ScheduleRequest,
+        request: AmcRequest,
     ) -> AmcExecution:
         self._claim_slot(conn, context, execution_id)
         instance = self.instance_client(context)

@@ -9,12 +9,10 @@ submitting again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,11 +39,12 @@ from recomamp_pipelines.results.summary_stats import WeekSummary, collection_rep
 from recomamp_pipelines.results.target import ResultTarget, results_table
 from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.templates.params import MappedSource
-from recomamp_pipelines.templates.render import RenderedQuery, RenderError, RunWindow, render
+from recomamp_pipelines.templates.render import RenderError, RunWindow, render
 from recomamp_pipelines.weeks.calendar import Week, amc_window, weeks_overlapping
 from recomamp_pipelines.weeks.collection import CollectionContext
 from recomamp_pipelines.weeks.queries import load
 from recomamp_pipelines.weeks.submission import (
+    AmcRequest,
     Preview,
     collect_result,
     find_lost_submission,
@@ -75,16 +74,6 @@ class WeekCancelled(Exception):
 
 
 @dataclass(frozen=True)
-class WeekRequest:
-    """What one week sends to AMC, and the hashes that identify it."""
-
-    rendered: RenderedQuery
-    amc_workflow_id: str
-    request_hash: str
-    window: TimeWindow
-
-
-@dataclass(frozen=True)
 class WeekOutcome:
     """The result of one week in one run."""
 
@@ -105,41 +94,6 @@ class WeekOutcome:
         return self.kind in (OutcomeKind.SUBMITTED, OutcomeKind.RESUMED, OutcomeKind.REUSED) and (
             not self.kept_previous_result
         )
-
-
-def _canonical(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def amc_workflow_id(sql_query: str, input_parameters: Sequence[dict[str, Any]]) -> str:
-    """The saved AMC workflow of a query: a full sha256 of its SQL and parameter definitions.
-
-    Definitions are names and data types only: values differ per run and travel as
-    parameterValues. The hash is never shortened (short ids collided in the original app).
-    """
-    definitions = [
-        {"name": p["name"], "dataType": p.get("dataType")}
-        for p in sorted(input_parameters, key=lambda p: str(p["name"]))
-    ]
-    return "recomamp-" + _sha256(_canonical({"sql": sql_query, "inputParameters": definitions}))
-
-
-def request_hash(workflow_id: str, window: TimeWindow, parameter_values: dict[str, Any]) -> str:
-    return _sha256(
-        _canonical(
-            {
-                "workflowId": workflow_id,
-                "start": window.start.isoformat(),
-                "end": window.end.isoformat(),
-                "timeZone": window.time_zone,
-                "parameterValues": parameter_values,
-            }
-        )
-    )
 
 
 @dataclass
@@ -184,7 +138,7 @@ class WeekRunner:
     def connect(self) -> psycopg.Connection:
         return psycopg.connect(self.database_url, autocommit=True)
 
-    def request_for(self, week: Week, conn: psycopg.Connection) -> WeekRequest:
+    def request_for(self, week: Week, conn: psycopg.Connection) -> AmcRequest:
         window = amc_window(week, self.collection.timezone)
         rendered = render(
             self.collection.sql_query,
@@ -200,13 +154,8 @@ class WeekRunner:
             raise RenderError(
                 f"week {week.partition_key} reaches into AMC's 48-hour data lag; run it later"
             )
-        workflow_id = amc_workflow_id(rendered.sql, rendered.input_parameters)
-        amc = TimeWindow(window.start, window.end, self.collection.timezone)
-        return WeekRequest(
-            rendered=rendered,
-            amc_workflow_id=workflow_id,
-            request_hash=request_hash(workflow_id, amc, rendered.parameter_values),
-            window=amc,
+        return AmcRequest.of(
+            rendered, TimeWindow(window.start, window.end, self.collection.timezone)
         )
 
     def run_week(self, week: Week) -> WeekOutcome:
@@ -282,7 +231,7 @@ class WeekRunner:
             },
         )
 
-    def _execute(self, conn: psycopg.Connection, week: Week, request: WeekRequest) -> WeekOutcome:
+    def _execute(self, conn: psycopg.Connection, week: Week, request: AmcRequest) -> WeekOutcome:
         # The owner's credentials first: a week that cannot reach AMC leaves no attempt behind.
         self.instance_client()
         key = {"collection_id": self.collection.collection_id, "week_start_date": week.start_date}
@@ -343,7 +292,7 @@ class WeekRunner:
         return self._collect(conn, week, execution_id, final, kind)
 
     def _insert_intent(
-        self, conn: psycopg.Connection, week: Week, request: WeekRequest
+        self, conn: psycopg.Connection, week: Week, request: AmcRequest
     ) -> uuid.UUID:
         row = conn.execute(
             load("insert_intent"),
@@ -385,7 +334,7 @@ class WeekRunner:
         )
 
     def _submit(
-        self, conn: psycopg.Connection, execution_id: uuid.UUID, request: WeekRequest
+        self, conn: psycopg.Connection, execution_id: uuid.UUID, request: AmcRequest
     ) -> AmcExecution:
         self._claim_slot(conn, execution_id)
         instance = self.instance_client()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import tempfile
 import threading
@@ -55,6 +57,62 @@ class CollectedResult:
         return "quality check failed: " + "; ".join(
             f"{check.name} ({check.metadata.get('reason', check.description)})"
             for check in self.blocking
+        )
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def amc_workflow_id(sql_query: str, input_parameters: Sequence[dict[str, Any]]) -> str:
+    """The saved AMC workflow of a query: a full sha256 of its SQL and parameter definitions.
+
+    Definitions are names and data types only: values differ per run and travel as
+    parameterValues. The hash is never shortened (short ids collided in the original app).
+    """
+    definitions = [
+        {"name": p["name"], "dataType": p.get("dataType")}
+        for p in sorted(input_parameters, key=lambda p: str(p["name"]))
+    ]
+    return "recomamp-" + _sha256(_canonical({"sql": sql_query, "inputParameters": definitions}))
+
+
+def request_hash(workflow_id: str, window: TimeWindow, parameter_values: dict[str, Any]) -> str:
+    return _sha256(
+        _canonical(
+            {
+                "workflowId": workflow_id,
+                "start": window.start.isoformat(),
+                "end": window.end.isoformat(),
+                "timeZone": window.time_zone,
+                "parameterValues": parameter_values,
+            }
+        )
+    )
+
+
+@dataclass(frozen=True)
+class AmcRequest:
+    """What one attempt (a collection week's or a schedule run's) sends to AMC, and the hashes
+    that identify it."""
+
+    rendered: RenderedQuery
+    amc_workflow_id: str
+    request_hash: str
+    window: TimeWindow
+
+    @classmethod
+    def of(cls, rendered: RenderedQuery, window: TimeWindow) -> AmcRequest:
+        workflow_id = amc_workflow_id(rendered.sql, rendered.input_parameters)
+        return cls(
+            rendered=rendered,
+            amc_workflow_id=workflow_id,
+            request_hash=request_hash(workflow_id, window, rendered.parameter_values),
+            window=window,
         )
 
 
