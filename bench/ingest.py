@@ -28,11 +28,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
@@ -43,7 +40,7 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recomamp_pipelines.db.migrations import upgrade
+from bench.database import bench_database
 from recomamp_pipelines.quality import check_loaded_week
 from recomamp_pipelines.quality.expectations import setup_seconds, validate
 from recomamp_pipelines.results import ResultTarget, load_week, results_table_name
@@ -109,44 +106,6 @@ def _arrow_type(name: str) -> pa.DataType:
     return {"STRING": pa.string(), "LONG": pa.int64(), "DOUBLE": pa.float64()}.get(
         data_type, pa.bool_()
     )
-
-
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """A freshly migrated database on DATABASE_URL's server, or on a throwaway pgserver."""
-    admin = os.environ.get("DATABASE_URL")
-    server = None
-    pg_dir = None
-    if not admin:
-        import pgserver
-
-        pg_dir = tempfile.TemporaryDirectory(prefix="bench-pg-")
-        server = pgserver.get_server(pg_dir.name, cleanup_mode="delete")
-        admin = server.get_uri()
-    name = f"bench_ingest_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = _with_database(admin, name)
-    try:
-        upgrade(url)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("create schema if not exists results")
-            conn.execute("create schema if not exists bench")
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
-        if server is not None:
-            server.cleanup()
-        if pg_dir is not None:
-            pg_dir.cleanup()
 
 
 def _target() -> ResultTarget:
@@ -306,7 +265,12 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch, bench_database() as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch,
+        bench_database("bench_ingest") as url,
+    ):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("create schema if not exists bench")
         work = Path(scratch)
         csv_path = work / "result.csv"
         mark = time.perf_counter()

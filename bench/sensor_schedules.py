@@ -32,11 +32,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import yaml
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -44,12 +42,12 @@ warnings.filterwarnings("ignore")
 
 import dagster as dg  # noqa: E402
 
+from bench.database import bench_database  # noqa: E402
 from recomamp_pipelines.dagster_home import dagster_yaml  # noqa: E402
 from recomamp_pipelines.db.connection import (  # noqa: E402
     dagster_storage_url,
     ensure_dagster_schema,
 )
-from recomamp_pipelines.db.migrations import upgrade  # noqa: E402
 from recomamp_pipelines.definitions import defs  # noqa: E402
 from recomamp_pipelines.defs.resources import RecomampResource  # noqa: E402
 from recomamp_pipelines.defs.schedules.jobs import JOB_NAME  # noqa: E402
@@ -64,41 +62,6 @@ CRONS = ["{m} {h} * * *", "{m} {h} * * 1", "{m} {h} 1 * *", "{m} * * * *", "{m} 
 OWNERS = 20
 SENSOR_TIMEOUT_SECONDS = 60.0
 TARGET_SECONDS = 2.0
-
-
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """A freshly migrated database on DATABASE_URL's server, or on a throwaway pgserver."""
-    admin = os.environ.get("DATABASE_URL")
-    server = None
-    pg_dir = None
-    if not admin:
-        import pgserver
-
-        pg_dir = tempfile.TemporaryDirectory(prefix="bench-pg-")
-        server = pgserver.get_server(pg_dir.name, cleanup_mode="delete")
-        admin = server.get_uri()
-    name = f"bench_schedules_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = _with_database(admin, name)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
-        if server is not None:
-            server.cleanup()
-        if pg_dir is not None:
-            pg_dir.cleanup()
 
 
 @contextmanager
@@ -247,7 +210,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    with bench_database() as url, postgres_instance(url) as instance:
+    with bench_database("bench_schedules") as url, postgres_instance(url) as instance:
         os.environ["DATABASE_URL"] = url
         with psycopg.connect(url, autocommit=True) as conn:
             seeded = time.perf_counter()
