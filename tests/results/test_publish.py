@@ -133,6 +133,27 @@ def temp_files(root: Path) -> list[Path]:
     return sorted(root.rglob(".*.tmp")) if root.exists() else []
 
 
+# The output of a later week that brings a column the first week did not have.
+WITH_UNITS_SOLD = [*OUTPUT_COLUMNS, {"name": "units_sold", "dataType": "LONG"}]
+
+
+def units_sold_csv(path: Path, rows: Sequence[Sequence[str]]) -> Path:
+    """A result file with the units_sold column, 7 in every row."""
+    return write_csv(path, [[*row, "7"] for row in rows], header=[*HEADER, "units_sold"])
+
+
+def three_weeks(
+    conn: Conn, tmp_path: Path
+) -> tuple[uuid.UUID, ResultTarget, ResultTarget, ResultTarget]:
+    """A new workflow and three of its weeks, the first published (5 rows, no units_sold)."""
+    workflow = uuid.uuid4()
+    week1, week2, week3 = (
+        make_target(workflow_id=workflow, week=date(2024, 1, d)) for d in (1, 8, 15)
+    )
+    publish(conn, tmp_path, [write_csv(tmp_path / "w1.csv", ROWS)], week1)
+    return workflow, week1, week2, week3
+
+
 def wait_until(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while not condition():
@@ -401,19 +422,14 @@ def test_the_checksum_ignores_row_order_and_file_split_but_not_values(
 
 
 def test_a_column_that_appears_in_a_later_week_is_added(db_conn: Conn, tmp_path: Path) -> None:
-    workflow = uuid.uuid4()
-    week1 = make_target(workflow_id=workflow, week=date(2024, 1, 1))
-    publish(db_conn, tmp_path, [write_csv(tmp_path / "w1.csv", ROWS)], week1)
-    later_columns = [*OUTPUT_COLUMNS, {"name": "units_sold", "dataType": "LONG"}]
-    later_rows = [[*row, "7"] for row in ROWS[:2]]
-    week2 = make_target(workflow_id=workflow, week=date(2024, 1, 8))
+    workflow, _, week2, _ = three_weeks(db_conn, tmp_path)
 
     published = publish(
         db_conn,
         tmp_path,
-        [write_csv(tmp_path / "w2.csv", later_rows, header=[*HEADER, "units_sold"])],
+        [units_sold_csv(tmp_path / "w2.csv", ROWS[:2])],
         week2,
-        later_columns,
+        WITH_UNITS_SOLD,
     )
 
     assert published.added_columns == ("units_sold",)
@@ -899,15 +915,8 @@ def test_a_week_adding_a_column_waits_for_another_open_week_then_adds_it(
 ) -> None:
     # Adding a column needs the table to itself: it waits until the open week commits (which
     # can still read its rows meanwhile), then goes ahead.
-    workflow = uuid.uuid4()
-    week1, week2, week3 = (
-        make_target(workflow_id=workflow, week=date(2024, 1, d)) for d in (1, 8, 15)
-    )
-    publish(db_conn, tmp_path, [write_csv(tmp_path / "w1.csv", ROWS)], week1)
-    later_columns = [*OUTPUT_COLUMNS, {"name": "units_sold", "dataType": "LONG"}]
-    later_file = write_csv(
-        tmp_path / "w3.csv", [[*row, "7"] for row in ROWS[:3]], header=[*HEADER, "units_sold"]
-    )
+    workflow, _, week2, week3 = three_weeks(db_conn, tmp_path)
+    later_file = units_sold_csv(tmp_path / "w3.csv", ROWS[:3])
 
     with (
         psycopg.connect(db_url, autocommit=True) as other,
@@ -916,7 +925,9 @@ def test_a_week_adding_a_column_waits_for_another_open_week_then_adds_it(
         with loading(
             db_conn, tmp_path, [write_csv(tmp_path / "w2.csv", ROWS[:2])], week2
         ) as open_week:
-            adding = InThread(lambda: publish(other, tmp_path, [later_file], week3, later_columns))
+            adding = InThread(
+                lambda: publish(other, tmp_path, [later_file], week3, WITH_UNITS_SOLD)
+            )
             assert lock_waited_for(observer, other.info.backend_pid) == "relation"
             assert adding.running()
             # The open week's checks still read its rows while the other load waits.
@@ -939,21 +950,14 @@ def test_a_week_adding_a_column_waits_for_another_open_week_then_adds_it(
 def test_another_week_waits_while_a_week_adding_a_column_is_open(
     db_url: str, db_conn: Conn, tmp_path: Path
 ) -> None:
-    workflow = uuid.uuid4()
-    week1, week2, week3 = (
-        make_target(workflow_id=workflow, week=date(2024, 1, d)) for d in (1, 8, 15)
-    )
-    publish(db_conn, tmp_path, [write_csv(tmp_path / "w1.csv", ROWS)], week1)
-    later_columns = [*OUTPUT_COLUMNS, {"name": "units_sold", "dataType": "LONG"}]
-    later_file = write_csv(
-        tmp_path / "w2.csv", [[*row, "7"] for row in ROWS[:2]], header=[*HEADER, "units_sold"]
-    )
+    _, _, week2, week3 = three_weeks(db_conn, tmp_path)
+    later_file = units_sold_csv(tmp_path / "w2.csv", ROWS[:2])
 
     with (
         psycopg.connect(db_url, autocommit=True) as other,
         psycopg.connect(db_url, autocommit=True) as observer,
     ):
-        with loading(db_conn, tmp_path, [later_file], week2, later_columns) as adding:
+        with loading(db_conn, tmp_path, [later_file], week2, WITH_UNITS_SOLD) as adding:
             assert adding.added_columns == ("units_sold",)
             plain = InThread(
                 lambda: publish(other, tmp_path, [write_csv(tmp_path / "w3.csv", ROWS[:3])], week3)
