@@ -89,7 +89,7 @@ def week_aggregates(conn: psycopg.Connection, week: LoadedWeek) -> WeekAggregate
             else sql.SQL("lower({}) = 'true'").format(sql.Identifier(filtered.name))
         )
         expressions.append(sql.SQL("count(*) filter (where {})").format(flag))
-    with conn.transaction(), conn.cursor() as cur:
+    with conn.cursor() as cur:
         cur.execute(
             compose(
                 "week_aggregates",
