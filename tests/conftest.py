@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.fixtures.browser"]
 if (Path(__file__).parent / "fixtures" / "amc_simulator.py").exists():
     pytest_plugins.append("tests.fixtures.amc_simulator")
 
