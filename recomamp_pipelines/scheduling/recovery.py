@@ -20,10 +20,11 @@ from psycopg.rows import dict_row
 
 from recomamp_pipelines.amc.client import AmcClient
 from recomamp_pipelines.amc.errors import AmcError, AmcNotFound
+from recomamp_pipelines.attempt import executions
+from recomamp_pipelines.attempt.owner import owner_client
 from recomamp_pipelines.scheduling.cadence import to_utc
 from recomamp_pipelines.scheduling.claims import ClaimRef
 from recomamp_pipelines.scheduling.queries import load
-from recomamp_pipelines.scheduling.run_window import owner_client
 from recomamp_pipelines.scheduling.runs import finish_schedule_run
 from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.weeks.queries import load as load_week_query
@@ -163,11 +164,7 @@ def mark_lost(
 ) -> bool:
     """Record an execution nobody can finish as FAILED, with its week or schedule run."""
     with conn.transaction():
-        row = conn.execute(
-            load("mark_execution_lost"),
-            {"execution_id": execution.execution_id, "error_message": reason},
-        ).fetchone()
-        if row is None:
+        if not executions.mark_lost(conn, execution.execution_id, reason):
             return False
         if execution.collection_id is not None and execution.week_start_date is not None:
             conn.execute(

@@ -1,3 +1,5 @@
+-- An attempt ends once: a second report of its end changes nothing. Its AMC slot is released
+-- by the trigger on workflow_executions.status.
 update workflow_executions
 set
     status = %(status)s,
@@ -12,3 +14,4 @@ set
     completed_at = now(),
     heartbeat_at = now()
 where id = %(execution_id)s and status in ('PENDING', 'RUNNING')
+returning id

@@ -6,4 +6,4 @@ set
     submitted_at = coalesce(submitted_at, now()),
     started_at = coalesce(started_at, now()),
     heartbeat_at = now()
-where id = %(execution_id)s
+where id = %(execution_id)s and status in ('PENDING', 'RUNNING')
