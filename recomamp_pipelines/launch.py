@@ -19,6 +19,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from psycopg.rows import dict_row
 
 from recomamp_pipelines.dagster_home import prepare_dagster_home
 from recomamp_pipelines.db.connection import connect, database_url
@@ -32,6 +33,7 @@ from recomamp_pipelines.weeks.collection import (
     collection_id_for_partition,
     load_collection,
 )
+from recomamp_pipelines.weeks.queries import load
 from recomamp_pipelines.weeks.registration import register_collections
 
 SOURCE_TAG = "recomamp/launched_by"
@@ -108,15 +110,8 @@ def run_backfill(
             raise BackfillRequestError(str(exc)) from exc
         weeks = select_weeks(collection, settings.week_start_day, first, last)
         if only_failed:
-            failed = {
-                row[0]
-                for row in conn.execute(
-                    "select week_start_date from report_data_weeks "
-                    "where collection_id = %s and status = 'FAILED'",
-                    (collection.collection_id,),
-                ).fetchall()
-            }
-            weeks = [week for week in weeks if week.start_date in failed]
+            retried = weeks_to_retry(conn, collection.collection_id)
+            weeks = [week for week in weeks if week.start_date in retried]
     now = datetime.now(UTC)
     refused = {
         week.start_date: reason
@@ -135,20 +130,72 @@ def run_backfill(
     if not instance.has_dynamic_partition(COLLECTIONS_PARTITIONS_NAME, key):
         instance.add_dynamic_partitions(COLLECTIONS_PARTITIONS_NAME, [key])
 
+    run_ids: list[str] = []
+    succeeded = True
+    done_before = 0
+    for run_weeks in contiguous_runs(collection.weeks(settings.week_start_day), runnable):
+        run_id, success, seen = _run_weeks(
+            instance, key, run_weeks, refresh, on_progress, done_before, len(runnable)
+        )
+        run_ids.append(run_id)
+        succeeded = succeeded and success
+        done_before += len(run_weeks)
+        for week in run_weeks:
+            results.append(
+                seen.get(week.start_date)
+                or WeekResult(week.start_date, "failed", "the run ended before this week finished")
+            )
+    return BackfillReport(collection, ", ".join(run_ids), succeeded, sorted(results, key=_by_week))
+
+
+def contiguous_runs(all_weeks: list[Week], chosen: list[Week]) -> list[list[Week]]:
+    """`chosen` cut where it skips a week of `all_weeks`: a run covers a range of weeks."""
+    position = {week: index for index, week in enumerate(all_weeks)}
+    runs: list[list[Week]] = []
+    for week in sorted(chosen, key=lambda w: w.start_date):
+        if runs and position.get(week, -2) == position.get(runs[-1][-1], -9) + 1:
+            runs[-1].append(week)
+        else:
+            runs.append([week])
+    return runs
+
+
+def weeks_to_retry(conn: psycopg.Connection, collection_id: uuid.UUID) -> set[date]:
+    """The FAILED weeks of a collection and those whose attempt died."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(load("weeks_to_retry"), {"collection_id": collection_id}).fetchall()
+    return {row["week_start_date"] for row in rows}
+
+
+def _run_weeks(
+    instance: dg.DagsterInstance,
+    key: str,
+    weeks: list[Week],
+    refresh: bool,
+    on_progress: Callable[[int, int], None] | None,
+    done_before: int,
+    total: int,
+) -> tuple[str, bool, dict[date, WeekResult]]:
+    """One in-process run of a range of weeks; its run id, success and week outcomes."""
     from recomamp_pipelines.definitions import defs
 
     job = defs.resolve_job_def("collection_weeks_job")
     run_id = str(uuid.uuid4())
     done = threading.Event()
+    progress = None
+    if on_progress is not None:
+
+        def progress(finished: int, _: int) -> None:
+            on_progress(done_before + finished, total)
+
     watcher = threading.Thread(
         target=_watch_progress,
-        args=(instance, run_id, len(runnable), on_progress, done),
+        args=(instance, run_id, len(weeks), progress, done),
         daemon=True,
     )
-    if on_progress is not None:
+    if progress is not None:
         watcher.start()
     try:
-        # Runs are contiguous week ranges; refused weeks inside one are refused again there.
         result = job.execute_in_process(
             instance=instance,
             run_id=run_id,
@@ -156,8 +203,8 @@ def run_backfill(
             # The command shows its own progress; the run's events still reach the instance.
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
             tags={
-                ASSET_PARTITION_RANGE_START_TAG: f"{key}|{runnable[0].partition_key}",
-                ASSET_PARTITION_RANGE_END_TAG: f"{key}|{runnable[-1].partition_key}",
+                ASSET_PARTITION_RANGE_START_TAG: f"{key}|{weeks[0].partition_key}",
+                ASSET_PARTITION_RANGE_END_TAG: f"{key}|{weeks[-1].partition_key}",
                 REFRESH_TAG: "true" if refresh else "false",
                 SOURCE_TAG: "recomamp backfill",
             },
@@ -166,14 +213,7 @@ def run_backfill(
         done.set()
         if watcher.is_alive():
             watcher.join(timeout=5)
-    seen = _outcomes(instance, run_id)
-    wanted = {week.start_date for week in runnable}
-    for day in sorted(wanted):
-        if day in seen:
-            results.append(seen[day])
-        elif day not in refused:
-            results.append(WeekResult(day, "failed", "the run ended before this week finished"))
-    return BackfillReport(collection, run_id, result.success, sorted(results, key=_by_week))
+    return run_id, result.success, _outcomes(instance, run_id)
 
 
 def _by_week(result: WeekResult) -> date:
