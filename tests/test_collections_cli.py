@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from recomamp_pipelines.cli import app
+from recomamp_pipelines.collections.registration import register_collections
 from recomamp_pipelines.crypto import TokenCipher
 from recomamp_pipelines.sample.account import load_sample_account, sample_users
 from recomamp_pipelines.settings import load_settings
-from recomamp_pipelines.weeks.registration import register_collections
 
 runner = CliRunner()
 USER = "ana.analyst@example.com"

@@ -22,12 +22,12 @@ from recomamp_pipelines.amc.auth import AmcConfig
 from recomamp_pipelines.amc.client import AmcClient, PollPolicy
 from recomamp_pipelines.amc.retry import RetryPolicy
 from recomamp_pipelines.attempt.owner import AmcOwner
+from recomamp_pipelines.collections.context import load_collection
 from recomamp_pipelines.crypto import TokenCipher
+from recomamp_pipelines.runs.weeks import WeekOutcome, WeekRunner
 from recomamp_pipelines.sample.account import load_sample_account, sample_users
 from recomamp_pipelines.settings import Settings, load_settings
 from recomamp_pipelines.weeks.calendar import Week
-from recomamp_pipelines.weeks.collection import load_collection
-from recomamp_pipelines.weeks.run_week import WeekOutcome, WeekRunner
 
 DSP = "DSP weekly 2026"
 SPONSORED = "Sponsored ads weekly"
@@ -47,8 +47,8 @@ from recomamp_pipelines.attempt.owner import AmcOwner
 from recomamp_pipelines.db.connection import database_url
 from recomamp_pipelines.settings import load_settings
 from recomamp_pipelines.weeks.calendar import Week
-from recomamp_pipelines.weeks.collection import load_collection
-from recomamp_pipelines.weeks.run_week import WeekRunner
+from recomamp_pipelines.collections.context import load_collection
+from recomamp_pipelines.runs.weeks import WeekRunner
 
 settings = load_settings()
 url = database_url(settings)

@@ -15,8 +15,8 @@ import psycopg
 
 from recomamp_pipelines.attempt import executions
 from recomamp_pipelines.attempt.executions import AttemptKey, AttemptOwner
+from recomamp_pipelines.runs.weeks import OutcomeKind
 from recomamp_pipelines.weeks.calendar import Week
-from recomamp_pipelines.weeks.run_week import OutcomeKind
 from tests.attempt.conftest import DSP, Account, WeeksProcess
 
 

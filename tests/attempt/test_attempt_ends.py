@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recomamp_pipelines.weeks.run_week import OutcomeKind
+from recomamp_pipelines.runs.weeks import OutcomeKind
 from tests.attempt.conftest import DSP, Account, quick_retries
 
 SUBMIT = {"fault_path_contains": "workflowExecutions", "fault_method": "POST"}

@@ -14,10 +14,10 @@ from dagster._core.storage.tags import (
 )
 
 from recomamp_pipelines.defs.collections.assets import REFRESH_TAG
+from recomamp_pipelines.defs.collections.backfills import collection_backfill_sensor
+from recomamp_pipelines.defs.collections.nightly import nightly_collection_weeks
 from recomamp_pipelines.defs.collections.sensors import collections_sensor
 from recomamp_pipelines.defs.resources import RecomampResource
-from recomamp_pipelines.defs.schedules.backfills import collection_backfill_sensor
-from recomamp_pipelines.defs.schedules.nightly import nightly_collection_weeks
 from tests.defs.conftest import Pipeline
 from tests.scheduling.harness import dict_rows, evaluate, launch, submissions
 

@@ -6,11 +6,11 @@ import dagster as dg
 import pytest
 
 from recomamp_pipelines.definitions import defs
-from recomamp_pipelines.defs.schedules.nightly import (
+from recomamp_pipelines.defs.collections.nightly import (
     NIGHTLY_TIMEZONE_VARIABLE,
     nightly_timezone,
 )
-from recomamp_pipelines.scheduling.cadence import InvalidTimezoneError
+from recomamp_pipelines.settings import SettingsError
 
 
 def test_the_code_location_loads_with_every_sensor_schedule_and_job() -> None:
@@ -32,5 +32,5 @@ def test_the_nightly_runs_in_utc_unless_configured(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv(NIGHTLY_TIMEZONE_VARIABLE, "Europe/Berlin")
     assert nightly_timezone() == "Europe/Berlin"
     monkeypatch.setenv(NIGHTLY_TIMEZONE_VARIABLE, "Berlin")
-    with pytest.raises(InvalidTimezoneError, match="'Berlin'"):
+    with pytest.raises(SettingsError, match="RECOMAMP_NIGHTLY_TIMEZONE: timezone 'Berlin'"):
         nightly_timezone()

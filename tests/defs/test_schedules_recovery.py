@@ -21,10 +21,10 @@ from dagster._core.storage.tags import (
 
 from recomamp_pipelines.definitions import defs
 from recomamp_pipelines.defs.collections.sensors import collections_sensor
+from recomamp_pipelines.defs.recovery.liveness import WORKER_TAG, worker_identity
+from recomamp_pipelines.defs.recovery.reconcile import RECOVERS_TAG, dead_run_reconciler
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.defs.schedules.jobs import JOB_NAME as SCHEDULE_JOB
-from recomamp_pipelines.defs.schedules.liveness import WORKER_TAG, worker_identity
-from recomamp_pipelines.defs.schedules.reconcile import RECOVERS_TAG, dead_run_reconciler
 from recomamp_pipelines.defs.schedules.sensors import workflow_schedules_sensor
 from recomamp_pipelines.scheduling.cadence import daily
 from recomamp_pipelines.scheduling.claims import parse_claims_tag

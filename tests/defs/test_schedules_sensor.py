@@ -17,8 +17,8 @@ import psycopg
 import pytest
 
 from recomamp_pipelines.definitions import defs
+from recomamp_pipelines.defs.recovery.liveness import WORKER_TAG, worker_identity
 from recomamp_pipelines.defs.schedules.jobs import CLAIMS_TAG, JOB_NAME
-from recomamp_pipelines.defs.schedules.liveness import WORKER_TAG, worker_identity
 from recomamp_pipelines.defs.schedules.sensors import workflow_schedules_sensor
 from recomamp_pipelines.scheduling.claims import MAX_ATTEMPTS
 from tests.scheduling.harness import dict_rows, evaluate

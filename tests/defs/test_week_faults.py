@@ -19,10 +19,10 @@ from recomamp_pipelines.amc.client import PollPolicy
 from recomamp_pipelines.crypto import TokenCipher
 from recomamp_pipelines.defs.collections.assets import AMC_EXECUTION_CHECK
 from recomamp_pipelines.quality.loaded_week import FUNNEL_CONSISTENT, WEEK_NOT_EMPTY
+from recomamp_pipelines.runs.weeks import OutcomeKind
 from recomamp_pipelines.settings import load_settings
 from recomamp_pipelines.simulator.faults import REJECTED_REASON
 from recomamp_pipelines.weeks.calendar import week_from_partition_key, week_start
-from recomamp_pipelines.weeks.run_week import OutcomeKind
 from tests.defs.conftest import Pipeline
 from tests.defs.helpers import (
     DSP,

@@ -9,14 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 import pytest
 
-from recomamp_pipelines.scheduling.collection_plans import (
+from recomamp_pipelines.collections.plans import (
     missing_weeks,
     newest_complete_week,
     nightly_weeks,
     registered_collections,
 )
+from recomamp_pipelines.collections.registration import register_collections
 from recomamp_pipelines.weeks.calendar import Week
-from recomamp_pipelines.weeks.registration import register_collections
 from tests.scheduling.helpers import Owner, add_owner, only_row
 
 CHECKSUM = "a" * 64

@@ -13,10 +13,10 @@ import pytest
 
 from recomamp_pipelines.amc.models import TimeWindow
 from recomamp_pipelines.attempt.request import amc_workflow_id, request_hash
+from recomamp_pipelines.collections.context import CollectionContext
+from recomamp_pipelines.runs.weeks import WeekRunner
 from recomamp_pipelines.settings import load_settings
 from recomamp_pipelines.weeks.calendar import Week
-from recomamp_pipelines.weeks.collection import CollectionContext
-from recomamp_pipelines.weeks.run_week import WeekRunner
 
 WORKFLOW_ID = re.compile(r"^recomamp-[0-9a-f]{64}$")
 SQL = "select campaign, sum(impressions) as impressions from dsp_impressions group by 1"

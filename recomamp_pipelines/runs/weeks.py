@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -28,14 +28,15 @@ from recomamp_pipelines.attempt.executions import AttemptKey, AttemptOwner, whol
 from recomamp_pipelines.attempt.lifecycle import AttemptEnd, AttemptOutcome, AttemptRunner
 from recomamp_pipelines.attempt.owner import AmcOwner, OwnerClients, default_client_factory
 from recomamp_pipelines.attempt.request import AmcRequest, QuerySource, render_request
+from recomamp_pipelines.collections.context import CollectionContext
+from recomamp_pipelines.collections.registration import ensure_week_row
 from recomamp_pipelines.quality.outcomes import CheckOutcome
 from recomamp_pipelines.results.load import LoadedWeek
 from recomamp_pipelines.results.summary_stats import WeekSummary, collection_report_metadata
 from recomamp_pipelines.results.target import ResultTarget
+from recomamp_pipelines.runs.queries import load
 from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.weeks.calendar import Week, amc_window, weeks_overlapping
-from recomamp_pipelines.weeks.collection import CollectionContext
-from recomamp_pipelines.weeks.queries import load
 
 ORPHAN_CLOSED = (
     "left unfinished by a run that died; the week's published result (same query and window) "
@@ -325,15 +326,8 @@ class WeekRunner:
 
     def _ensure_week_row(self, conn: psycopg.Connection, week: Week) -> None:
         weeks = self.collection.weeks(self.settings.week_start_day)
-        conn.execute(
-            load("ensure_week"),
-            {
-                "collection_id": self.collection.collection_id,
-                "week_start_date": week.start_date,
-                "week_end_date": week.end_date,
-                "week_number": weeks.index(week) + 1 if week in weeks else None,
-            },
-        )
+        number = weeks.index(week) + 1 if week in weeks else None
+        ensure_week_row(conn, self.collection.collection_id, week, number)
 
     # --- the collection -----------------------------------------------------------------------
 
@@ -386,3 +380,10 @@ class WeekRunner:
                     "today": self.now().date(),
                 },
             )
+
+
+def weeks_to_retry(conn: psycopg.Connection, collection_id: uuid.UUID) -> set[date]:
+    """The FAILED weeks of a collection and those whose attempt died."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(load("weeks_to_retry"), {"collection_id": collection_id}).fetchall()
+    return {row["week_start_date"] for row in rows}

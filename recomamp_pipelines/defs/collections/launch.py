@@ -15,26 +15,25 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 import psycopg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
-from psycopg.rows import dict_row
 
-from recomamp_pipelines.dagster_home import prepare_dagster_home
-from recomamp_pipelines.db.connection import connect, database_url
-from recomamp_pipelines.defs.collections.assets import AMC_EXECUTION_CHECK, REFRESH_TAG
-from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
-from recomamp_pipelines.settings import Settings
-from recomamp_pipelines.weeks.calendar import Week
-from recomamp_pipelines.weeks.collection import (
+from recomamp_pipelines.collections.context import (
     CollectionContext,
     CollectionNotFoundError,
     collection_id_for_partition,
     load_collection,
 )
-from recomamp_pipelines.weeks.queries import load
-from recomamp_pipelines.weeks.registration import register_collections
+from recomamp_pipelines.collections.registration import register_collections
+from recomamp_pipelines.dagster_home import prepare_dagster_home
+from recomamp_pipelines.db.connection import connect, database_url
+from recomamp_pipelines.defs.collections.assets import AMC_EXECUTION_CHECK, REFRESH_TAG
+from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
+from recomamp_pipelines.defs.dagster_private import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from recomamp_pipelines.runs.weeks import weeks_to_retry
+from recomamp_pipelines.settings import Settings
+from recomamp_pipelines.weeks.calendar import Week
 
 SOURCE_TAG = "recomamp/launched_by"
 
@@ -158,13 +157,6 @@ def contiguous_runs(all_weeks: list[Week], chosen: list[Week]) -> list[list[Week
         else:
             runs.append([week])
     return runs
-
-
-def weeks_to_retry(conn: psycopg.Connection, collection_id: uuid.UUID) -> set[date]:
-    """The FAILED weeks of a collection and those whose attempt died."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(load("weeks_to_retry"), {"collection_id": collection_id}).fetchall()
-    return {row["week_start_date"] for row in rows}
 
 
 def _run_weeks(

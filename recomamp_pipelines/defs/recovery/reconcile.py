@@ -15,26 +15,25 @@ from datetime import datetime
 import dagster as dg
 import psycopg
 from dagster import SensorEvaluationContext
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.collections.assets import REFRESH_TAG, collection_weeks_job
-from recomamp_pipelines.defs.resources import RecomampResource
-from recomamp_pipelines.defs.schedules.backfills import LAUNCHED_BY_TAG
-from recomamp_pipelines.defs.schedules.jobs import KIND_TAG, scheduled_workflows_job
-from recomamp_pipelines.defs.schedules.liveness import (
+from recomamp_pipelines.defs.collections.backfills import LAUNCHED_BY_TAG
+from recomamp_pipelines.defs.dagster_private import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    FINISHED_STATUSES,
+)
+from recomamp_pipelines.defs.recovery.liveness import (
     UNCHECKABLE_RUN_GRACE,
     fail_dead_run,
     run_is_dead,
 )
+from recomamp_pipelines.defs.resources import RecomampResource
+from recomamp_pipelines.defs.schedules.jobs import KIND_TAG, scheduled_workflows_job
 from recomamp_pipelines.defs.schedules.resources import SchedulerClock
 from recomamp_pipelines.defs.schedules.sensors import schedule_run_request
-from recomamp_pipelines.scheduling.claims import MAX_ATTEMPTS, ClaimBatch, hand_back
-from recomamp_pipelines.scheduling.recovery import (
+from recomamp_pipelines.runs.recovery import (
     STALE_AFTER,
     AmcVerdict,
     StaleExecution,
@@ -45,6 +44,7 @@ from recomamp_pipelines.scheduling.recovery import (
     stale_claims,
     stale_executions,
 )
+from recomamp_pipelines.scheduling.claims import MAX_ATTEMPTS, ClaimBatch, hand_back
 from recomamp_pipelines.scheduling.runs import fail_unserved_claim
 
 RECOVERS_TAG = "recomamp/recovers_execution"

@@ -30,8 +30,13 @@ from recomamp_pipelines.attempt.request import AmcRequest, QuerySource, render_r
 from recomamp_pipelines.results.load import LoadedWeek
 from recomamp_pipelines.results.target import ResultTarget
 from recomamp_pipelines.scheduling.claims import ClaimRef
-from recomamp_pipelines.scheduling.queries import load
-from recomamp_pipelines.scheduling.runs import RunEnd, TakenClaim, finish_schedule_run, take_claim
+from recomamp_pipelines.scheduling.runs import (
+    RunEnd,
+    TakenClaim,
+    finish_schedule_run,
+    link_execution,
+    take_claim,
+)
 from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.templates.catalog import template_parameters
 from recomamp_pipelines.templates.render import RenderError
@@ -134,10 +139,7 @@ class ScheduleRun:
     def started(
         self, conn: psycopg.Connection, execution_id: uuid.UUID, amc_execution_id: str | None
     ) -> None:
-        conn.execute(
-            load("link_schedule_execution"),
-            {"execution_id": execution_id, "schedule_run_id": self.taken.schedule_run_id},
-        )
+        link_execution(conn, self.taken.schedule_run_id, execution_id)
 
     def publish(
         self,

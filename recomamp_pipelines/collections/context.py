@@ -10,10 +10,10 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from recomamp_pipelines.collections.queries import load
 from recomamp_pipelines.templates.catalog import template_parameters
 from recomamp_pipelines.templates.params import ParameterDefinition
 from recomamp_pipelines.weeks.calendar import Week, week_refusal, weeks_overlapping
-from recomamp_pipelines.weeks.queries import load
 
 
 class CollectionNotFoundError(LookupError):

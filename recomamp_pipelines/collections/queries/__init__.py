@@ -1,4 +1,4 @@
-"""SQL of the weekly runs, loaded by name."""
+"""SQL of report data collections, loaded by name."""
 
 from recomamp_pipelines.db.sql_files import sql_loader
 

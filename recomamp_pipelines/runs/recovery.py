@@ -22,12 +22,11 @@ from recomamp_pipelines.amc.client import AmcClient
 from recomamp_pipelines.amc.errors import AmcError, AmcNotFound
 from recomamp_pipelines.attempt import executions
 from recomamp_pipelines.attempt.owner import owner_client
-from recomamp_pipelines.scheduling.cadence import to_utc
+from recomamp_pipelines.runs.queries import load
 from recomamp_pipelines.scheduling.claims import ClaimRef
-from recomamp_pipelines.scheduling.queries import load
 from recomamp_pipelines.scheduling.runs import finish_schedule_run
 from recomamp_pipelines.settings import Settings
-from recomamp_pipelines.weeks.queries import load as load_week_query
+from recomamp_pipelines.timekeeping import to_utc
 
 #: Heartbeats come at least every 30 s from a live run; ten minutes of silence is suspicious.
 STALE_AFTER = timedelta(minutes=10)
@@ -168,7 +167,7 @@ def mark_lost(
             return False
         if execution.collection_id is not None and execution.week_start_date is not None:
             conn.execute(
-                load_week_query("fail_week_row"),
+                load("fail_week_row"),
                 {
                     "collection_id": execution.collection_id,
                     "week_start_date": execution.week_start_date,

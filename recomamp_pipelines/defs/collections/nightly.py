@@ -5,30 +5,27 @@ its own run of the collection weeks job; refreshes carry `recomamp/refresh=true`
 week is fetched again even though it has a result.
 """
 
-import os
 from datetime import UTC, datetime
 
 import dagster as dg
 from dagster import ScheduleEvaluationContext
 
+from recomamp_pipelines.collections.plans import nightly_weeks
 from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.collections.assets import REFRESH_TAG, collection_weeks_job
+from recomamp_pipelines.defs.collections.backfills import LAUNCHED_BY_TAG
 from recomamp_pipelines.defs.collections.partitions import COLLECTION_DIMENSION, WEEK_DIMENSION
 from recomamp_pipelines.defs.resources import RecomampResource
-from recomamp_pipelines.defs.schedules.backfills import LAUNCHED_BY_TAG
 from recomamp_pipelines.defs.schedules.jobs import KIND_TAG
-from recomamp_pipelines.scheduling.cadence import load_timezone
-from recomamp_pipelines.scheduling.collection_plans import nightly_weeks
+from recomamp_pipelines.settings import RECOMAMP_NIGHTLY_TIMEZONE, load_settings
 
-NIGHTLY_TIMEZONE_VARIABLE = "RECOMAMP_NIGHTLY_TIMEZONE"
+NIGHTLY_TIMEZONE_VARIABLE = RECOMAMP_NIGHTLY_TIMEZONE
 NIGHTLY_CRON = "0 3 * * *"
 
 
 def nightly_timezone() -> str:
-    """The nightly schedule's execution time zone, checked."""
-    name = os.environ.get(NIGHTLY_TIMEZONE_VARIABLE) or "UTC"
-    load_timezone(name)
-    return name
+    """The nightly schedule's execution time zone, from the settings (checked there)."""
+    return load_settings().nightly_timezone
 
 
 @dg.schedule(

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.launcher import WorkerStatus
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
+
+from recomamp_pipelines.defs.dagster_private import FINISHED_STATUSES, WorkerStatus
 
 WORKER_TAG = "recomamp/worker"
 #: A run whose process cannot be checked (another host, no pid known) is taken for dead after

@@ -7,15 +7,18 @@ import uuid
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.rows import dict_row
 
-from recomamp_pipelines.weeks.calendar import weeks_overlapping
-from recomamp_pipelines.weeks.queries import load
+from recomamp_pipelines.collections.queries import load
+from recomamp_pipelines.weeks.calendar import Week, weeks_overlapping
 
 _SLUG_LENGTH = 40
 
 
 @dataclass(frozen=True)
-class RegisteredCollection:
+class CollectionRegistration:
+    """A collection registered (or its range changed) by one registration pass."""
+
     collection_id: uuid.UUID
     partition_key: str
     week_count: int
@@ -34,17 +37,18 @@ def collection_partition_key(collection_id: uuid.UUID, name: str) -> str:
 
 def register_collections(
     conn: psycopg.Connection, week_start_day: int
-) -> list[RegisteredCollection]:
+) -> list[CollectionRegistration]:
     """Register new collections and changed ranges; each collection in its own transaction."""
-    registered: list[RegisteredCollection] = []
+    registered: list[CollectionRegistration] = []
     while True:
         with conn.transaction():
-            row = conn.execute(load("collections_to_register") + " limit 1").fetchone()
+            with conn.cursor(row_factory=dict_row) as cur:
+                row = cur.execute(load("collections_to_register")).fetchone()
             if row is None:
                 return registered
-            collection_id, name, start_date, end_date, partition_key = row
-            weeks = weeks_overlapping(start_date, end_date, week_start_day)
-            key = partition_key or collection_partition_key(collection_id, name)
+            collection_id, partition_key = row["id"], row["partition_key"]
+            weeks = weeks_overlapping(row["start_date"], row["end_date"], week_start_day)
+            key = partition_key or collection_partition_key(collection_id, row["name"])
             with conn.cursor() as cur:
                 cur.executemany(
                     load("ensure_week"),
@@ -69,12 +73,26 @@ def register_collections(
                 load("mark_registered"), {"collection_id": collection_id, "partition_key": key}
             )
             registered.append(
-                RegisteredCollection(collection_id, key, len(weeks), partition_key is None)
+                CollectionRegistration(collection_id, key, len(weeks), partition_key is None)
             )
 
 
 def registered_partition_keys(conn: psycopg.Connection) -> set[str]:
-    rows = conn.execute(
-        "select partition_key from report_data_collections where partition_key is not null"
-    ).fetchall()
-    return {row[0] for row in rows}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(load("registered_partition_keys")).fetchall()
+    return {row["partition_key"] for row in rows}
+
+
+def ensure_week_row(
+    conn: psycopg.Connection, collection_id: uuid.UUID, week: Week, week_number: int | None
+) -> None:
+    """The week's `report_data_weeks` row, PENDING unless it exists already."""
+    conn.execute(
+        load("ensure_week"),
+        {
+            "collection_id": collection_id,
+            "week_start_date": week.start_date,
+            "week_end_date": week.end_date,
+            "week_number": week_number,
+        },
+    )

@@ -7,19 +7,19 @@ same range is never requested twice and a changed range is requested anew.
 
 import dagster as dg
 from dagster import SensorEvaluationContext
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
+from recomamp_pipelines.collections.plans import missing_weeks, registered_collections
 from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.collections.assets import REFRESH_TAG, collection_weeks_job
 from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
+from recomamp_pipelines.defs.dagster_private import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from recomamp_pipelines.defs.recovery.liveness import runs_by_tag
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.defs.schedules.jobs import KIND_TAG
-from recomamp_pipelines.defs.schedules.liveness import runs_by_tag
 from recomamp_pipelines.defs.schedules.resources import SchedulerClock
-from recomamp_pipelines.scheduling.collection_plans import missing_weeks, registered_collections
 
 BACKFILL_TAG = "recomamp/collection_backfill"
 LAUNCHED_BY_TAG = "recomamp/launched_by"

@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
-from recomamp_pipelines.scheduling.cadence import load_timezone, to_utc
-from recomamp_pipelines.scheduling.queries import load
+from recomamp_pipelines.collections.queries import load
+from recomamp_pipelines.timekeeping import load_timezone, to_utc
 from recomamp_pipelines.weeks.calendar import (
     REFRESH_AGES_DAYS,
     Week,
