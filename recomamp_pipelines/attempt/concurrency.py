@@ -11,12 +11,16 @@ import logging
 import threading
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from datetime import datetime
 from typing import TypeVar
 
 import psycopg
 
+from recomamp_pipelines.amc.client import AmcClient, PollPolicy
 from recomamp_pipelines.attempt import executions
 from recomamp_pipelines.attempt.lifecycle import AttemptRunner
+from recomamp_pipelines.attempt.owner import AmcOwner, OwnerClients, default_client_factory
+from recomamp_pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,43 @@ MAX_WORKERS = 12
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
+
+
+class RunsAttempts:
+    """What a runner of many attempts (a collection's weeks, a run's claims) shares.
+
+    Subclasses are dataclasses with `settings`, `database_url`, `dagster_run_id`,
+    `poll_policy`, `now` and `client_factory`, and call `_start_attempts()` once made.
+    """
+
+    settings: Settings
+    database_url: str
+    dagster_run_id: str | None
+    poll_policy: PollPolicy | None
+    now: Callable[[], datetime]
+    client_factory: Callable[[AmcOwner], AmcClient] | None
+    attempts: AttemptRunner
+
+    def _start_attempts(self) -> None:
+        factory = self.client_factory or default_client_factory(self.settings)
+        self.attempts = AttemptRunner(
+            clients=OwnerClients(factory),
+            results_root=self.settings.results_root,
+            dagster_run_id=self.dagster_run_id,
+            poll_policy=self.poll_policy,
+            now=self.now,
+        )
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        """Set to cancel the attempts in flight (what the Dagster run's interrupt does)."""
+        return self.attempts.cancel_event
+
+    def close(self) -> None:
+        self.attempts.clients.close()
+
+    def connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.database_url, autocommit=True)
 
 
 def run_side_by_side(

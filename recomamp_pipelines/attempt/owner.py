@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from recomamp_pipelines.amc.client import AmcClient, InstanceClient
 from recomamp_pipelines.amc.errors import AmcAuthError, AmcBadRequest
@@ -31,6 +32,36 @@ class AmcOwner:
 
     def __repr__(self) -> str:
         return f"AmcOwner({self.user_email}, instance={self.amc_instance_id})"
+
+    @classmethod
+    def of(cls, source: OwnedBy) -> AmcOwner:
+        """The owner of a collection's or a schedule's workflow, as their context has it."""
+        return cls(
+            user_id=source.user_id,
+            user_email=source.user_email,
+            encrypted_refresh_token=source.encrypted_refresh_token,
+            amc_account_id=source.amc_account_id,
+            amc_instance_id=source.amc_instance_id,
+        )
+
+
+class OwnedBy(Protocol):
+    """A context that names its workflow's owner and AMC instance."""
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+    @property
+    def user_email(self) -> str | None: ...
+
+    @property
+    def encrypted_refresh_token(self) -> str | None: ...
+
+    @property
+    def amc_account_id(self) -> str | None: ...
+
+    @property
+    def amc_instance_id(self) -> str | None: ...
 
 
 def owner_client(

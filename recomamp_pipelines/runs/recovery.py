@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from recomamp_pipelines.amc.client import AmcClient
 from recomamp_pipelines.amc.errors import AmcError, AmcNotFound
 from recomamp_pipelines.attempt import executions
-from recomamp_pipelines.attempt.owner import owner_client
+from recomamp_pipelines.attempt.owner import AmcOwner, default_client_factory
 from recomamp_pipelines.runs.queries import load
 from recomamp_pipelines.scheduling.claims import ClaimRef
 from recomamp_pipelines.scheduling.runs import finish_schedule_run
@@ -55,6 +55,7 @@ class StaleExecution:
     partition_key: str | None
     week_start_date: date | None
     schedule_run_id: uuid.UUID | None
+    user_id: uuid.UUID | None
     user_email: str | None
     encrypted_refresh_token: str | None
     amc_instance_id: str | None
@@ -62,6 +63,17 @@ class StaleExecution:
 
     def __repr__(self) -> str:
         return f"StaleExecution({self.execution_id}, amc={self.amc_execution_id})"
+
+    @property
+    def owner(self) -> AmcOwner:
+        """Who the execution runs as, to ask AMC about it."""
+        return AmcOwner(
+            user_id=self.user_id or self.execution_id,
+            user_email=self.user_email,
+            encrypted_refresh_token=self.encrypted_refresh_token,
+            amc_account_id=self.amc_account_id,
+            amc_instance_id=self.amc_instance_id,
+        )
 
     @property
     def partition(self) -> str | None:
@@ -123,15 +135,9 @@ def claim_of_schedule_run(
 
 
 def default_stale_client_factory(settings: Settings) -> Callable[[StaleExecution], AmcClient]:
-    def make(execution: StaleExecution) -> AmcClient:
-        return owner_client(
-            settings,
-            user_email=execution.user_email,
-            encrypted_refresh_token=execution.encrypted_refresh_token,
-            amc_account_id=execution.amc_account_id,
-        )
-
-    return make
+    """AMC clients acting as each stale execution's owner."""
+    make = default_client_factory(settings)
+    return lambda execution: make(execution.owner)
 
 
 def ask_amc(

@@ -22,10 +22,10 @@ import psycopg
 
 from recomamp_pipelines.amc.client import AmcClient, PollPolicy
 from recomamp_pipelines.amc.models import AmcExecution
-from recomamp_pipelines.attempt.concurrency import run_side_by_side
+from recomamp_pipelines.attempt.concurrency import RunsAttempts, run_side_by_side
 from recomamp_pipelines.attempt.executions import AttemptKey, AttemptOwner
 from recomamp_pipelines.attempt.lifecycle import AttemptEnd, AttemptRunner
-from recomamp_pipelines.attempt.owner import AmcOwner, OwnerClients, default_client_factory
+from recomamp_pipelines.attempt.owner import AmcOwner
 from recomamp_pipelines.attempt.request import AmcRequest, QuerySource, render_request
 from recomamp_pipelines.results.load import LoadedWeek
 from recomamp_pipelines.results.target import ResultTarget
@@ -78,14 +78,7 @@ class ScheduleRun:
 
     @property
     def owner(self) -> AmcOwner:
-        context = self.taken.context
-        return AmcOwner(
-            user_id=context.user_id,
-            user_email=context.user_email,
-            encrypted_refresh_token=context.encrypted_refresh_token,
-            amc_account_id=context.amc_account_id,
-            amc_instance_id=context.amc_instance_id,
-        )
+        return AmcOwner.of(self.taken.context)
 
     @property
     def attempt_owner(self) -> AttemptOwner:
@@ -176,7 +169,7 @@ class ScheduleRun:
 
 
 @dataclass
-class ScheduleRunner:
+class ScheduleRunner(RunsAttempts):
     """Runs the claimed ticks of one Dagster run."""
 
     settings: Settings
@@ -188,25 +181,7 @@ class ScheduleRunner:
     attempts: AttemptRunner = field(init=False)
 
     def __post_init__(self) -> None:
-        factory = self.client_factory or default_client_factory(self.settings)
-        self.attempts = AttemptRunner(
-            clients=OwnerClients(factory),
-            results_root=self.settings.results_root,
-            dagster_run_id=self.dagster_run_id,
-            poll_policy=self.poll_policy,
-            now=self.now,
-        )
-
-    @property
-    def cancel_event(self) -> Any:
-        """Set to cancel the schedule runs in flight (what the Dagster run's interrupt does)."""
-        return self.attempts.cancel_event
-
-    def close(self) -> None:
-        self.attempts.clients.close()
-
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.database_url, autocommit=True)
+        self._start_attempts()
 
     def run_claims(self, refs: Iterable[ClaimRef]) -> Iterator[ScheduleRunOutcome]:
         """Serve claims concurrently; yield each outcome as it ends."""

@@ -23,10 +23,10 @@ from psycopg.types.json import Jsonb
 
 from recomamp_pipelines.amc.client import AmcClient, PollPolicy
 from recomamp_pipelines.amc.models import AmcExecution
-from recomamp_pipelines.attempt.concurrency import run_side_by_side
+from recomamp_pipelines.attempt.concurrency import RunsAttempts, run_side_by_side
 from recomamp_pipelines.attempt.executions import AttemptKey, AttemptOwner, whole_seconds
 from recomamp_pipelines.attempt.lifecycle import AttemptEnd, AttemptOutcome, AttemptRunner
-from recomamp_pipelines.attempt.owner import AmcOwner, OwnerClients, default_client_factory
+from recomamp_pipelines.attempt.owner import AmcOwner
 from recomamp_pipelines.attempt.request import AmcRequest, QuerySource, render_request
 from recomamp_pipelines.collections.context import CollectionContext
 from recomamp_pipelines.collections.registration import ensure_week_row
@@ -114,14 +114,7 @@ class CollectionWeek:
 
     @property
     def owner(self) -> AmcOwner:
-        c = self.collection
-        return AmcOwner(
-            user_id=c.user_id,
-            user_email=c.user_email,
-            encrypted_refresh_token=c.encrypted_refresh_token,
-            amc_account_id=c.amc_account_id,
-            amc_instance_id=c.amc_instance_id,
-        )
+        return AmcOwner.of(self.collection)
 
     @property
     def attempt_owner(self) -> AttemptOwner:
@@ -217,7 +210,7 @@ class CollectionWeek:
 
 
 @dataclass
-class WeekRunner:
+class WeekRunner(RunsAttempts):
     """Runs weeks of one collection; shared by the weeks of one Dagster run.
 
     The AMC client is made on first need, so that a run that only reuses results needs no key
@@ -235,25 +228,7 @@ class WeekRunner:
     attempts: AttemptRunner = field(init=False)
 
     def __post_init__(self) -> None:
-        factory = self.client_factory or default_client_factory(self.settings)
-        self.attempts = AttemptRunner(
-            clients=OwnerClients(factory),
-            results_root=self.settings.results_root,
-            dagster_run_id=self.dagster_run_id,
-            poll_policy=self.poll_policy,
-            now=self.now,
-        )
-
-    @property
-    def cancel_event(self) -> Any:
-        """Set to cancel the weeks in flight (what the Dagster run's interrupt does)."""
-        return self.attempts.cancel_event
-
-    def close(self) -> None:
-        self.attempts.clients.close()
-
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.database_url, autocommit=True)
+        self._start_attempts()
 
     def target(self, week: Week) -> CollectionWeek:
         return CollectionWeek(self.collection, week, self.settings.week_start_day)

@@ -8,6 +8,7 @@ select
     c.partition_key,
     e.week_start_date,
     e.schedule_run_id,
+    e.user_id,
     u.email as user_email,
     u.encrypted_refresh_token,
     i.instance_id as amc_instance_id,
