@@ -355,7 +355,7 @@ def database(home: Path) -> Iterator[tuple[str, str | None, Path | None]]:
 
 def load_account(url: str, weeks: int) -> tuple[uuid.UUID, Any]:
     """The sample account, its two sample collections replaced by one of `weeks` weeks."""
-    from recomamp_pipelines.collections import create_collection
+    from recomamp_pipelines.collections.management import create_collection
     from recomamp_pipelines.crypto import TokenCipher
     from recomamp_pipelines.demo import SIMULATOR_INSTANCES, SIMULATOR_REFRESH_TOKENS
     from recomamp_pipelines.sample.account import load_sample_account, sample_range, sample_users
@@ -1021,10 +1021,10 @@ def _measure(
 ) -> bool:
     import dagster as dg
 
+    from recomamp_pipelines.collections.context import load_collection
     from recomamp_pipelines.db.connection import describe_url
     from recomamp_pipelines.db.migrations import upgrade
     from recomamp_pipelines.settings import load_settings
-    from recomamp_pipelines.weeks.collection import load_collection
 
     started = time.time()
     print(f"database {describe_url(url)}", flush=True)

@@ -8,12 +8,12 @@ from recomamp_pipelines.defs.collections.assets import (
     collection_weekly_results,
     collection_weeks_job,
 )
+from recomamp_pipelines.defs.collections.backfills import collection_backfill_sensor
+from recomamp_pipelines.defs.collections.nightly import nightly_collection_weeks
 from recomamp_pipelines.defs.collections.sensors import collections_sensor
+from recomamp_pipelines.defs.recovery.reconcile import dead_run_reconciler
 from recomamp_pipelines.defs.resources import RecomampResource
-from recomamp_pipelines.defs.schedules.backfills import collection_backfill_sensor
 from recomamp_pipelines.defs.schedules.jobs import scheduled_workflows_job
-from recomamp_pipelines.defs.schedules.nightly import nightly_collection_weeks
-from recomamp_pipelines.defs.schedules.reconcile import dead_run_reconciler
 from recomamp_pipelines.defs.schedules.resources import SchedulerClock
 from recomamp_pipelines.defs.schedules.sensors import workflow_schedules_sensor
 

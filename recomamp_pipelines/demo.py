@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,12 +57,6 @@ KPI_COLUMNS = (
 
 class DemoError(RuntimeError):
     """The demo could not set up one of its parts."""
-
-
-@dataclass(frozen=True)
-class SimulatorProcess:
-    process: subprocess.Popen[str]
-    base_url: str
 
 
 def _free_port() -> int:
@@ -209,7 +202,7 @@ def _kpi(value: object) -> str:
 
 def run_demo(console: Console) -> bool:
     """Set everything up, backfill both sample collections through Dagster, print the weeks."""
-    from recomamp_pipelines.launch import run_backfill
+    from recomamp_pipelines.defs.collections.launch import run_backfill
 
     settings = demo_settings(load_settings())
     url = database_url(settings)

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recomamp_pipelines.timekeeping import InvalidTimezoneError, load_timezone
+
 SETTINGS_FILE_NAME = "settings.env"
 
 # Names of the variables, so that every module spells them the same way.
@@ -27,6 +29,7 @@ AMC_CLIENT_SECRET = "AMC_CLIENT_SECRET"  # noqa: S105 - a variable name, not a s
 RECOMAMP_WEEK_START_DAY = "RECOMAMP_WEEK_START_DAY"
 RECOMAMP_AMC_POLL_INITIAL_SECONDS = "RECOMAMP_AMC_POLL_INITIAL_SECONDS"
 RECOMAMP_AMC_POLL_MAX_SECONDS = "RECOMAMP_AMC_POLL_MAX_SECONDS"
+RECOMAMP_NIGHTLY_TIMEZONE = "RECOMAMP_NIGHTLY_TIMEZONE"
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -51,6 +54,7 @@ class Settings:
     week_start_day: int = 0
     amc_poll_initial_seconds: float = 15.0
     amc_poll_max_seconds: float = 60.0
+    nightly_timezone: str = "UTC"
 
     @property
     def settings_file(self) -> Path:
@@ -153,4 +157,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         amc_poll_max_seconds=_positive_seconds(
             RECOMAMP_AMC_POLL_MAX_SECONDS, get(RECOMAMP_AMC_POLL_MAX_SECONDS) or "60"
         ),
+        nightly_timezone=_timezone(RECOMAMP_NIGHTLY_TIMEZONE, get(RECOMAMP_NIGHTLY_TIMEZONE)),
     )
+
+
+def _timezone(name: str, value: str | None) -> str:
+    """An IANA time zone name (default UTC); SettingsError naming the variable otherwise."""
+    zone = value or "UTC"
+    try:
+        load_timezone(zone)
+    except InvalidTimezoneError as exc:
+        raise SettingsError(f"{name}: {exc}") from exc
+    return zone

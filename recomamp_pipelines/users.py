@@ -65,14 +65,3 @@ def save_user(
     ).fetchone()
     assert row is not None
     return SavedUser(user_id=row[0], email=email, is_new=bool(row[1]))
-
-
-def load_refresh_token(conn: psycopg.Connection, cipher: TokenCipher, email: str) -> str:
-    row = conn.execute(
-        "select encrypted_refresh_token from users where email = %s", (email.strip().lower(),)
-    ).fetchone()
-    if row is None:
-        raise UserInputError(f"no user with email {email!r}; add one with `recomamp users add`")
-    if not row[0]:
-        raise UserInputError(f"user {email!r} has no stored refresh token")
-    return cipher.decrypt(row[0], what=f"refresh token of {email}")

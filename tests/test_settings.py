@@ -58,3 +58,11 @@ def test_malformed_settings_file_line_is_reported(tmp_path: Path) -> None:
     (tmp_path / "settings.env").write_text("JUST_A_WORD\n")
     with pytest.raises(SettingsError, match=r"settings\.env:1: expected KEY=VALUE"):
         load_settings({"RECOMAMP_HOME": str(tmp_path)})
+
+
+def test_nightly_timezone_comes_from_the_settings_file_too(tmp_path: Path) -> None:
+    write_settings_file(tmp_path / "settings.env", {"RECOMAMP_NIGHTLY_TIMEZONE": "Europe/Berlin"})
+    assert load_settings({"RECOMAMP_HOME": str(tmp_path)}).nightly_timezone == "Europe/Berlin"
+    assert load_settings({"RECOMAMP_HOME": str(tmp_path / "empty")}).nightly_timezone == "UTC"
+    with pytest.raises(SettingsError, match="RECOMAMP_NIGHTLY_TIMEZONE: timezone 'Berlin'"):
+        load_settings({"RECOMAMP_HOME": str(tmp_path), "RECOMAMP_NIGHTLY_TIMEZONE": "Berlin"})

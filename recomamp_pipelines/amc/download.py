@@ -49,10 +49,6 @@ class DownloadSummary:
     restarts: int
 
 
-class _UrlExpired(Exception):
-    """The pre-signed URL of a file is no longer accepted."""
-
-
 def _url_key(url: str) -> str:
     # The same file keeps its path when AMC signs it again; only the query changes.
     parts = urlsplit(url)

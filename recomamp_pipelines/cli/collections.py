@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from recomamp_pipelines.cli.common import fail, settings, user_errors
-from recomamp_pipelines.collections import (
+from recomamp_pipelines.collections.management import (
     CollectionInputError,
     create_collection,
     list_collections,
@@ -22,7 +22,7 @@ from recomamp_pipelines.db.connection import connect, database_url
 from recomamp_pipelines.weeks.calendar import WeekCalendarError
 
 if TYPE_CHECKING:
-    from recomamp_pipelines.launch import BackfillReport
+    from recomamp_pipelines.defs.collections.launch import BackfillReport
 
 app = typer.Typer(help="Report data collections: a workflow run for every week of a range.")
 console = Console()
@@ -140,7 +140,7 @@ def backfill_command(
     only_failed: bool = False,
 ) -> None:
     # Dagster loads only for the commands that run it.
-    from recomamp_pipelines.launch import BackfillRequestError, run_backfill
+    from recomamp_pipelines.defs.collections.launch import BackfillRequestError, run_backfill
 
     config = settings()
     first, last = _date(start, "--from"), _date(end, "--to")

@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,9 @@ from yoyo.connections import DatabaseURI
 from yoyo.exceptions import BadMigration
 from yoyo.migrations import Migration, MigrationList, default_migration_table
 
+from recomamp_pipelines.db.sql_files import load_sql
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "sql" / "migrations"
-_QUERIES_DIR = Path(__file__).resolve().with_name("migration_queries")
 
 # pg_advisory_lock key shared by every process that migrates a RecomAMP database ("recomamp").
 _ADVISORY_LOCK_KEY = 0x7265636F6D616D70
@@ -215,9 +215,8 @@ def _run_in_transaction(backend: PostgresqlPsycopgBackend, statement: str) -> No
         backend.connection.execute(statement)
 
 
-@cache
 def _query(name: str) -> str:
-    return (_QUERIES_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return load_sql("recomamp_pipelines.db.migration_queries", name)
 
 
 def _read_migration_files(directory: Path) -> list[_MigrationFile]:

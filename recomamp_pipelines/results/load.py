@@ -135,8 +135,10 @@ class LoadedWeek:
     profile: WeekProfile
     parquet_path: Path
     parquet_bytes: int
+    temp_path: Path = field(repr=False)
+    week_key: str = field(repr=False)
     state: WeekState = WeekState.LOADED
-    _discard_requested: bool = field(default=False, repr=False)
+    discard_requested: bool = False
 
     @property
     def untyped_columns(self) -> list[ResultColumn]:
@@ -151,7 +153,67 @@ class LoadedWeek:
         """Roll the week back when its `load_week` block ends: the previous rows stay."""
         if self.state is not WeekState.LOADED:
             raise LoadError(f"the week is already {self.state}")
-        self._discard_requested = True
+        self.discard_requested = True
+
+
+def load_into(
+    conn: psycopg.Connection,
+    files: Iterable[Path],
+    output_columns: Iterable[OutputColumnLike | Mapping[str, Any]],
+    target: ResultTarget,
+    *,
+    results_root: Path,
+) -> LoadedWeek:
+    """Load a week's CSV result files into the caller's open transaction.
+
+    `files` may be several CSV files of one result, each with a header (possibly header-only,
+    possibly empty). The week is held (against other loads of it) from here until
+    `finish_load`, which the caller calls after committing or rolling back its transaction;
+    temporary Parquet files that a killed load of the same week left behind are removed first.
+    Output columns or file headers that cannot be stored raise ResultColumnError or
+    ResultFileError before anything starts; a failure while loading raises LoadError, with the
+    week let go and its Parquet file removed (the caller rolls back).
+    """
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+        raise LoadError(
+            f"loading a week needs a connection inside an open transaction, got one that is "
+            f"{conn.info.transaction_status.name}"
+        )
+    paths = [Path(path) for path in files]
+    columns = tuple(map_output_columns(output_columns))
+    validate_headers(paths, columns)
+    final_path = parquet_path(results_root, target)
+    temp_path = final_path.with_name(f".{final_path.name}.{uuid.uuid4().hex}.tmp")
+    week_key = _week_key(target)
+    conn.execute(compose("lock_results_week"), {"week_key": week_key})
+    try:
+        _remove_leftovers(final_path)
+        # A savepoint, so that a failed load leaves the caller's transaction usable (to record
+        # why) and the week can be let go at once: the lock outlives a rollback.
+        with conn.transaction():
+            return _load(conn, paths, columns, target, final_path, temp_path, week_key)
+    except BaseException:
+        temp_path.unlink(missing_ok=True)
+        _unlock_week(conn, week_key)
+        raise
+
+
+def finish_load(conn: psycopg.Connection, week: LoadedWeek, *, committed: bool) -> None:
+    """After the caller's transaction: the Parquet file into place if it committed, else gone.
+
+    A crash in between leaves the previous Parquet file, never a partial one; the week is still
+    held until here, so no later load's file can be overwritten. Then the week is let go.
+    """
+    try:
+        if committed and week.state is WeekState.LOADED:
+            os.replace(week.temp_path, week.parquet_path)
+            week.state = WeekState.PUBLISHED
+        else:
+            week.temp_path.unlink(missing_ok=True)
+            if week.state is WeekState.LOADED:
+                week.state = WeekState.DISCARDED
+    finally:
+        _unlock_week(conn, week.week_key)
 
 
 @contextmanager
@@ -165,53 +227,40 @@ def load_week(
 ) -> Iterator[LoadedWeek]:
     """Load a week's CSV result files; publish them when the block ends, unless discarded.
 
-    `files` may be several CSV files of one result, each with a header (possibly header-only,
-    possibly empty). `conn` must not be inside a transaction: the block is one transaction,
-    committed when it ends without an exception or a discard. Output columns or file headers
-    that cannot be stored raise ResultColumnError or ResultFileError before anything starts; a
-    failure while loading raises LoadError, and a week whose columns drifted SchemaDriftError
-    unless it was discarded. On every failure nothing is kept, not even the Parquet file.
+    The block is one transaction on `conn` (which must not be inside one), committed when it
+    ends without an exception or a discard; a week whose columns drifted raises
+    SchemaDriftError unless it was discarded. On every failure nothing is kept, not even the
+    Parquet file. `load_into` and `finish_load` are the same for a caller that owns its
+    transaction.
     """
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise LoadError(
             f"loading a week needs a connection outside any transaction, got one that is "
             f"{conn.info.transaction_status.name}"
         )
-    paths = [Path(path) for path in files]
-    columns = tuple(map_output_columns(output_columns))
-    validate_headers(paths, columns)
-    final_path = parquet_path(results_root, target)
-    temp_path = final_path.with_name(f".{final_path.name}.{uuid.uuid4().hex}.tmp")
-    week_key = {"week_key": _week_key(target)}
     week: LoadedWeek | None = None
-    locked = False
+    committed = False
     try:
         with conn.transaction() as transaction:
-            conn.execute(compose("lock_results_week"), week_key)
-            locked = True
-            week = _load(conn, paths, columns, target, final_path, temp_path)
+            week = load_into(conn, files, output_columns, target, results_root=results_root)
             yield week
-            if week._discard_requested:
+            if week.discard_requested:
                 raise psycopg.Rollback(transaction)
             if week.drifts:
                 raise SchemaDriftError(week.results_table, week.drifts)
-        assert week is not None
-        if week._discard_requested:
-            temp_path.unlink(missing_ok=True)
-            week.state = WeekState.DISCARDED
-            return
-        # After the commit: a crash in between leaves the previous Parquet file, never a
-        # partial one; the week is still held, so no later load's file can be overwritten.
-        os.replace(temp_path, final_path)
-        week.state = WeekState.PUBLISHED
-    except BaseException:
-        temp_path.unlink(missing_ok=True)
-        if week is not None and week.state is WeekState.LOADED:
-            week.state = WeekState.DISCARDED
-        raise
+        committed = not week.discard_requested
     finally:
-        if locked:
-            _unlock_week(conn, week_key)
+        if week is not None:
+            finish_load(conn, week, committed=committed)
+
+
+def _remove_leftovers(final_path: Path) -> None:
+    """Temporary files of this week: while the week is held, only a dead load leaves one."""
+    if not final_path.parent.exists():
+        return
+    for leftover in final_path.parent.glob(f".{final_path.name}.*.tmp"):
+        log.warning("removing %s, left by a load that did not finish", leftover)
+        leftover.unlink(missing_ok=True)
 
 
 def _week_key(target: ResultTarget) -> str:
@@ -221,7 +270,7 @@ def _week_key(target: ResultTarget) -> str:
     )
 
 
-def _unlock_week(conn: psycopg.Connection, week_key: dict[str, str]) -> None:
+def _unlock_week(conn: psycopg.Connection, week_key: str) -> None:
     """Let the week go, without hiding an error being handled if the connection is broken."""
     if conn.closed:
         return
@@ -229,9 +278,9 @@ def _unlock_week(conn: psycopg.Connection, week_key: dict[str, str]) -> None:
         if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
             conn.rollback()
         with conn.transaction():
-            conn.execute(compose("unlock_results_week"), week_key)
+            conn.execute(compose("unlock_results_week"), {"week_key": week_key})
     except psycopg.Error:
-        log.warning("could not release the lock on results week %s", week_key["week_key"])
+        log.warning("could not release the lock on results week %s", week_key)
 
 
 def _load(
@@ -241,6 +290,7 @@ def _load(
     target: ResultTarget,
     final_path: Path,
     temp_path: Path,
+    week_key: str,
 ) -> LoadedWeek:
     """Prepare the table, delete the week's previous rows and COPY the new ones in."""
     workflow_id = target.workflow_id
@@ -287,6 +337,8 @@ def _load(
         profile=parquet.profile,
         parquet_path=final_path,
         parquet_bytes=parquet.parquet_bytes,
+        temp_path=temp_path,
+        week_key=week_key,
     )
 
 

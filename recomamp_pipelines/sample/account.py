@@ -29,21 +29,6 @@ class SampleUser:
 
 
 @dataclass(frozen=True)
-class SampleWorkflow:
-    user_email: str
-    instance_id: str
-    template: str
-    name: str
-
-
-@dataclass(frozen=True)
-class SampleCollection:
-    name: str
-    workflow_name: str
-    weeks: int
-
-
-@dataclass(frozen=True)
 class LoadedCollection:
     collection_id: uuid.UUID
     name: str

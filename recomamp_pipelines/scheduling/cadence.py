@@ -21,13 +21,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
+from recomamp_pipelines.timekeeping import (
+    AMC_DATA_LAG,
+    TimeRuleError,
+    load_timezone,
+    to_utc,
+)
+
 MIDNIGHT = time(0, 0)
-AMC_DATA_LAG = timedelta(hours=48)
 
 _CRON_FIELDS = (
     ("minute", "0-59"),
@@ -56,48 +61,16 @@ _SPACING_HORIZON = timedelta(days=400)
 _SPACING_MAX_SAMPLES = 1000
 
 
-class CadenceError(ValueError):
-    """A schedule's cadence cannot be built or evaluated as given."""
+#: Errors of a schedule's cadence are errors of time rules (time zones and instants too).
+CadenceError = TimeRuleError
 
 
 class InvalidCronError(CadenceError):
     """The cron expression is malformed or never fires."""
 
 
-class InvalidTimezoneError(CadenceError):
-    """The time zone is not an IANA time zone name."""
-
-
 class InvalidIntervalError(CadenceError):
     """The every-N-days fields (interval, anchor date, time of day) are unusable."""
-
-
-class NaiveDatetimeError(CadenceError):
-    """A datetime without a time zone was given where an instant is required."""
-
-
-@cache
-def _iana_names() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def load_timezone(name: str) -> ZoneInfo:
-    """Return the zone for an IANA name such as 'America/New_York'."""
-    if not isinstance(name, str) or name not in _iana_names():
-        raise InvalidTimezoneError(
-            f"timezone {name!r}: expected an IANA time zone name such as "
-            "'America/New_York', 'Europe/Berlin' or 'UTC'"
-        )
-    return ZoneInfo(name)
-
-
-def to_utc(value: datetime, name: str) -> datetime:
-    """`value` as a UTC instant; NaiveDatetimeError (naming `name`) if it has no time zone."""
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise NaiveDatetimeError(
-            f"{name}={value!r} has no time zone; pass an aware datetime (an instant)"
-        )
-    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from recomamp_pipelines.scheduling.cadence import to_utc
 from recomamp_pipelines.scheduling.claims import ClaimRef
 from recomamp_pipelines.scheduling.queries import load
 from recomamp_pipelines.scheduling.timing import (
@@ -26,6 +25,7 @@ from recomamp_pipelines.scheduling.timing import (
     cadence_of,
     run_window,
 )
+from recomamp_pipelines.timekeeping import to_utc
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +361,11 @@ def fail_unserved_claim(
     return True
 
 
-def describe_window(start: datetime | None, end: datetime | None, timezone: str) -> str:
-    if start is None or end is None:
-        return "no window"
-    return f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} {timezone}"
+def link_execution(
+    conn: psycopg.Connection, schedule_run_id: uuid.UUID, execution_id: uuid.UUID
+) -> None:
+    """Record the AMC attempt working on a schedule run."""
+    conn.execute(
+        load("link_schedule_execution"),
+        {"execution_id": execution_id, "schedule_run_id": schedule_run_id},
+    )

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from recomamp_pipelines.timekeeping import AMC_DATA_LAG
+
 #: AMC data lands within 48 hours; a window ending later than that is incomplete.
-AMC_DATA_LAG = timedelta(hours=48)
 
 #: AMC keeps a rolling 13 months of history; longer relative windows cannot be answered.
 MAX_RELATIVE_COUNT = {"days": 400, "weeks": 57, "months": 13}

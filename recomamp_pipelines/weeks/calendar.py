@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from recomamp_pipelines.scheduling.cadence import (
+from recomamp_pipelines.timekeeping import (
     AMC_DATA_LAG,
+    AMC_HISTORY_MONTHS,
     load_timezone,
     to_utc,
 )
 
-AMC_HISTORY_MONTHS = 13
 REFRESH_AGES_DAYS = (7, 14, 30)
 _DAYS_PER_WEEK = 7
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

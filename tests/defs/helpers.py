@@ -30,6 +30,7 @@ from dagster._core.storage.tags import (
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from recomamp_pipelines.collections.context import load_collection
 from recomamp_pipelines.definitions import defs
 from recomamp_pipelines.defs.collections.assets import (
     AMC_EXECUTION_CHECK,
@@ -39,9 +40,8 @@ from recomamp_pipelines.defs.collections.assets import (
 from recomamp_pipelines.defs.collections.sensors import collections_sensor
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.results.target import results_table
+from recomamp_pipelines.runs.weeks import WeekRunner
 from recomamp_pipelines.settings import load_settings
-from recomamp_pipelines.weeks.collection import load_collection
-from recomamp_pipelines.weeks.run_week import WeekRunner
 from tests.defs.conftest import Pipeline
 
 DSP = "DSP weekly 2026"

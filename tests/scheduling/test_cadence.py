@@ -15,8 +15,6 @@ from recomamp_pipelines.scheduling.cadence import (
     CadenceError,
     InvalidCronError,
     InvalidIntervalError,
-    InvalidTimezoneError,
-    NaiveDatetimeError,
     biweekly,
     daily,
     every_3_days,
@@ -30,6 +28,7 @@ from recomamp_pipelines.scheduling.cadence import (
     rolling_window,
     weekly,
 )
+from recomamp_pipelines.timekeeping import InvalidTimezoneError, NaiveDatetimeError
 
 NEW_YORK = "America/New_York"
 BERLIN = "Europe/Berlin"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recomamp_pipelines.scheduling.cadence import InvalidTimezoneError, NaiveDatetimeError
+from recomamp_pipelines.timekeeping import InvalidTimezoneError, NaiveDatetimeError
 from recomamp_pipelines.weeks.calendar import (
     AmcWindow,
     InvalidDateRangeError,

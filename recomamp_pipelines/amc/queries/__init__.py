@@ -1,12 +1,5 @@
 """SQL run by the AMC access check, loaded by name."""
 
-from __future__ import annotations
+from recomamp_pipelines.db.sql_files import sql_loader
 
-from functools import cache
-from importlib import resources
-
-
-@cache
-def load(name: str) -> str:
-    """The text of `<name>.sql` in this folder."""
-    return resources.files(__package__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+load = sql_loader(__package__)

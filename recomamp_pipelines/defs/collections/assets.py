@@ -12,22 +12,22 @@ from typing import Any
 import dagster as dg
 import psycopg
 from dagster import AssetExecutionContext
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from recomamp_pipelines.amc.client import PollPolicy
+from recomamp_pipelines.collections.context import collection_id_for_partition, load_collection
 from recomamp_pipelines.defs.collections.partitions import (
     WEEK_DIMENSION,
     collection_weeks_partitions,
     split_partition_key,
 )
+from recomamp_pipelines.defs.dagster_private import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.quality.loaded_week import CHECKS
+from recomamp_pipelines.runs.weeks import OutcomeKind, WeekOutcome, WeekRunner
 from recomamp_pipelines.weeks.calendar import week_from_partition_key
-from recomamp_pipelines.weeks.collection import collection_id_for_partition, load_collection
-from recomamp_pipelines.weeks.run_week import OutcomeKind, WeekOutcome, WeekRunner
 
 WEEKLY_RESULTS = dg.AssetKey(["amc", "collection_weekly_results"])
 REFRESH_TAG = "recomamp/refresh"

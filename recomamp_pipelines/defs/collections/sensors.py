@@ -3,10 +3,13 @@
 import dagster as dg
 from dagster import SensorEvaluationContext
 
+from recomamp_pipelines.collections.registration import (
+    register_collections,
+    registered_partition_keys,
+)
 from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.collections.partitions import collections_partitions
 from recomamp_pipelines.defs.resources import RecomampResource
-from recomamp_pipelines.weeks.registration import register_collections, registered_partition_keys
 
 
 @dg.sensor(

@@ -11,10 +11,10 @@ import dagster as dg
 from dagster import OpExecutionContext
 
 from recomamp_pipelines.amc.client import PollPolicy
+from recomamp_pipelines.defs.recovery.liveness import record_worker
 from recomamp_pipelines.defs.resources import RecomampResource
-from recomamp_pipelines.defs.schedules.liveness import record_worker
+from recomamp_pipelines.runs.schedules import NOT_TAKEN, ScheduleRunner
 from recomamp_pipelines.scheduling.claims import parse_claims_tag
-from recomamp_pipelines.scheduling.run_window import NOT_TAKEN, ScheduleRunner
 
 JOB_NAME = "scheduled_workflows_job"
 CLAIMS_TAG = "recomamp/schedule_claims"

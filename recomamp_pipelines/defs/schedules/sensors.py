@@ -15,6 +15,11 @@ import psycopg
 from dagster import SensorEvaluationContext
 
 from recomamp_pipelines.db.connection import connect
+from recomamp_pipelines.defs.recovery.liveness import (
+    fail_dead_run,
+    run_is_dead,
+    runs_by_tag,
+)
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.defs.schedules.jobs import (
     BATCH_TAG,
@@ -22,11 +27,6 @@ from recomamp_pipelines.defs.schedules.jobs import (
     JOB_NAME,
     KIND_TAG,
     scheduled_workflows_job,
-)
-from recomamp_pipelines.defs.schedules.liveness import (
-    fail_dead_run,
-    run_is_dead,
-    runs_by_tag,
 )
 from recomamp_pipelines.defs.schedules.resources import SchedulerClock
 from recomamp_pipelines.scheduling.claims import (

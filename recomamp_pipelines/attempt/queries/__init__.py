@@ -1,0 +1,5 @@
+"""SQL of AMC attempts (`workflow_executions` and the AMC slots), loaded by name."""
+
+from recomamp_pipelines.db.sql_files import sql_loader
+
+load = sql_loader(__package__)

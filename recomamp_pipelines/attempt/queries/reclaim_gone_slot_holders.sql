@@ -1,0 +1,31 @@
+-- Attempts holding a slot of the instance whose process is gone: no heartbeat for `silence`
+-- and no session holding the attempt's lock (lock_attempt). They end FAILED (ABANDONED), AMC's
+-- execution id kept so that the next run of their week or schedule run collects it, and the
+-- trigger on their status frees their slots for the waiter that found them.
+update workflow_executions as holder
+set
+    status = 'FAILED',
+    error_type = 'ABANDONED',
+    error_message = 'its process was gone (no heartbeat since '
+        || to_char(coalesce(holder.heartbeat_at, holder.created_at) at time zone 'UTC',
+            'YYYY-MM-DD HH24:MI:SS')
+        || ' UTC, no session working on it); its AMC slot was reclaimed',
+    completed_at = now()
+where holder.id in (
+        select slot.execution_id
+        from amc_instance_slots as slot
+        where slot.instance_id = %(instance_id)s
+    )
+    and holder.status in ('PENDING', 'RUNNING')
+    and coalesce(holder.heartbeat_at, holder.created_at) < now() - %(silence)s::interval
+    and not exists (
+        select 1
+        from pg_locks as held
+        where held.locktype = 'advisory'
+            and held.granted
+            and held.objsubid = 1
+            and held.database = (select oid from pg_database where datname = current_database())
+            and ((held.classid::bigint << 32) | held.objid::bigint)
+                = hashtextextended('recomamp-attempt:' || holder.id::text, 0)
+    )
+returning holder.id, holder.amc_execution_id

@@ -1,0 +1,276 @@
+"""Backfills of collection weeks from a script: through Dagster, in this process, no daemon.
+
+The run is recorded in the Dagster instance under DAGSTER_HOME like one launched from the UI;
+the weeks it covers report their materializations and checks the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import psycopg
+
+from recomamp_pipelines.collections.context import (
+    CollectionContext,
+    CollectionNotFoundError,
+    collection_id_for_partition,
+    load_collection,
+)
+from recomamp_pipelines.collections.registration import register_collections
+from recomamp_pipelines.dagster_home import prepare_dagster_home
+from recomamp_pipelines.db.connection import connect, database_url
+from recomamp_pipelines.defs.collections.assets import AMC_EXECUTION_CHECK, REFRESH_TAG
+from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
+from recomamp_pipelines.defs.dagster_private import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from recomamp_pipelines.runs.weeks import weeks_to_retry
+from recomamp_pipelines.settings import Settings
+from recomamp_pipelines.weeks.calendar import Week
+
+SOURCE_TAG = "recomamp/launched_by"
+
+
+class BackfillRequestError(ValueError):
+    """The backfill asked for cannot be run as given."""
+
+
+@dataclass(frozen=True)
+class WeekResult:
+    week_start_date: date
+    outcome: str
+    message: str
+
+
+@dataclass(frozen=True)
+class BackfillReport:
+    collection: CollectionContext
+    run_id: str | None
+    succeeded: bool
+    weeks: list[WeekResult]
+
+
+def find_collection(conn: psycopg.Connection, reference: str) -> CollectionContext:
+    """A collection by its id or its partition key."""
+    try:
+        collection_id = uuid.UUID(reference)
+    except ValueError:
+        collection_id = collection_id_for_partition(conn, reference)
+    return load_collection(conn, collection_id)
+
+
+def select_weeks(
+    collection: CollectionContext,
+    week_start_day: int,
+    first: date | None,
+    last: date | None,
+) -> list[Week]:
+    if first and last and last < first:
+        raise BackfillRequestError(f"--to {last} is before --from {first}")
+    weeks = [
+        week
+        for week in collection.weeks(week_start_day)
+        if (first is None or week.end_date >= first) and (last is None or week.start_date <= last)
+    ]
+    if not weeks:
+        raise BackfillRequestError(
+            f"collection {collection.name!r} ({collection.start_date} .. "
+            f"{collection.end_date}) has no week between {first or 'its start'} and "
+            f"{last or 'its end'}"
+        )
+    return weeks
+
+
+def run_backfill(
+    settings: Settings,
+    reference: str,
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    refresh: bool = False,
+    only_failed: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> BackfillReport:
+    """Backfill weeks of one collection through Dagster and report each week's outcome."""
+    url = database_url(settings)
+    with connect(url, autocommit=True) as conn:
+        register_collections(conn, settings.week_start_day)
+        try:
+            collection = find_collection(conn, reference)
+        except CollectionNotFoundError as exc:
+            raise BackfillRequestError(str(exc)) from exc
+        weeks = select_weeks(collection, settings.week_start_day, first, last)
+        if only_failed:
+            retried = weeks_to_retry(conn, collection.collection_id)
+            weeks = [week for week in weeks if week.start_date in retried]
+    now = datetime.now(UTC)
+    refused = {
+        week.start_date: reason
+        for week in weeks
+        if (reason := collection.refusal(week, now=now, week_start_day=settings.week_start_day))
+    }
+    runnable = [week for week in weeks if week.start_date not in refused]
+    results = [WeekResult(day, "refused", reason) for day, reason in refused.items()]
+    if not runnable:
+        return BackfillReport(collection, None, True, sorted(results, key=_by_week))
+
+    if instance is None:
+        os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings, url))
+        instance = dg.DagsterInstance.get()
+    key = _partition_key(url, collection)
+    if not instance.has_dynamic_partition(COLLECTIONS_PARTITIONS_NAME, key):
+        instance.add_dynamic_partitions(COLLECTIONS_PARTITIONS_NAME, [key])
+
+    run_ids: list[str] = []
+    succeeded = True
+    done_before = 0
+    for run_weeks in contiguous_runs(collection.weeks(settings.week_start_day), runnable):
+        run_id, success, seen = _run_weeks(
+            instance, key, run_weeks, refresh, on_progress, done_before, len(runnable)
+        )
+        run_ids.append(run_id)
+        succeeded = succeeded and success
+        done_before += len(run_weeks)
+        for week in run_weeks:
+            results.append(
+                seen.get(week.start_date)
+                or WeekResult(week.start_date, "failed", "the run ended before this week finished")
+            )
+    return BackfillReport(collection, ", ".join(run_ids), succeeded, sorted(results, key=_by_week))
+
+
+def contiguous_runs(all_weeks: list[Week], chosen: list[Week]) -> list[list[Week]]:
+    """`chosen` cut where it skips a week of `all_weeks`: a run covers a range of weeks."""
+    position = {week: index for index, week in enumerate(all_weeks)}
+    runs: list[list[Week]] = []
+    for week in sorted(chosen, key=lambda w: w.start_date):
+        if runs and position.get(week, -2) == position.get(runs[-1][-1], -9) + 1:
+            runs[-1].append(week)
+        else:
+            runs.append([week])
+    return runs
+
+
+def _run_weeks(
+    instance: dg.DagsterInstance,
+    key: str,
+    weeks: list[Week],
+    refresh: bool,
+    on_progress: Callable[[int, int], None] | None,
+    done_before: int,
+    total: int,
+) -> tuple[str, bool, dict[date, WeekResult]]:
+    """One in-process run of a range of weeks; its run id, success and week outcomes."""
+    from recomamp_pipelines.definitions import defs
+
+    job = defs.resolve_job_def("collection_weeks_job")
+    run_id = str(uuid.uuid4())
+    done = threading.Event()
+    progress = None
+    if on_progress is not None:
+
+        def progress(finished: int, _: int) -> None:
+            on_progress(done_before + finished, total)
+
+    watcher = threading.Thread(
+        target=_watch_progress,
+        args=(instance, run_id, len(weeks), progress, done),
+        daemon=True,
+    )
+    if progress is not None:
+        watcher.start()
+    try:
+        result = job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            raise_on_error=False,
+            # The command shows its own progress; the run's events still reach the instance.
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: f"{key}|{weeks[0].partition_key}",
+                ASSET_PARTITION_RANGE_END_TAG: f"{key}|{weeks[-1].partition_key}",
+                REFRESH_TAG: "true" if refresh else "false",
+                SOURCE_TAG: "recomamp backfill",
+            },
+        )
+    finally:
+        done.set()
+        if watcher.is_alive():
+            watcher.join(timeout=5)
+    return run_id, result.success, _outcomes(instance, run_id)
+
+
+def _by_week(result: WeekResult) -> date:
+    return result.week_start_date
+
+
+def _partition_key(url: str, collection: CollectionContext) -> str:
+    if collection.partition_key:
+        return collection.partition_key
+    with connect(url) as conn:
+        row = conn.execute(
+            "select partition_key from report_data_collections where id = %s",
+            (collection.collection_id,),
+        ).fetchone()
+    if row is None or row[0] is None:
+        raise BackfillRequestError(f"collection {collection.name!r} is not registered")
+    key: str = row[0]
+    return key
+
+
+def _check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list[dg.EventLogEntry]:
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    entries = []
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        if event is None:
+            continue
+        evaluation = event.event_specific_data
+        if getattr(evaluation, "check_name", None) == AMC_EXECUTION_CHECK:
+            entries.append(record.event_log_entry)
+    return entries
+
+
+def _outcomes(instance: dg.DagsterInstance, run_id: str) -> dict[date, WeekResult]:
+    outcomes: dict[date, WeekResult] = {}
+    for entry in _check_evaluations(instance, run_id):
+        assert entry.dagster_event is not None
+        evaluation = entry.dagster_event.event_specific_data
+        partition = str(getattr(evaluation, "partition", "") or "")
+        week_key = partition.rsplit("|", 1)[-1]
+        metadata = getattr(evaluation, "metadata", {}) or {}
+        outcome = metadata.get("outcome")
+        message = metadata.get("message")
+        outcomes[date.fromisoformat(week_key)] = WeekResult(
+            date.fromisoformat(week_key),
+            str(getattr(outcome, "value", outcome)),
+            str(getattr(message, "value", message)),
+        )
+    return outcomes
+
+
+def _watch_progress(
+    instance: dg.DagsterInstance,
+    run_id: str,
+    total: int,
+    on_progress: Callable[[int, int], None] | None,
+    done: threading.Event,
+) -> None:
+    assert on_progress is not None
+    while not done.wait(0.5):
+        try:
+            finished = len(_check_evaluations(instance, run_id))
+        except Exception:
+            finished = 0
+        on_progress(min(finished, total), total)
+    on_progress(len(_check_evaluations(instance, run_id)), total)
