@@ -27,6 +27,9 @@ AMC_CLIENT_SECRET = "AMC_CLIENT_SECRET"  # noqa: S105 - a variable name, not a s
 RECOMAMP_WEEK_START_DAY = "RECOMAMP_WEEK_START_DAY"
 RECOMAMP_AMC_POLL_INITIAL_SECONDS = "RECOMAMP_AMC_POLL_INITIAL_SECONDS"
 RECOMAMP_AMC_POLL_MAX_SECONDS = "RECOMAMP_AMC_POLL_MAX_SECONDS"
+RECOMAMP_RUN_MONITORING_SECONDS = "RECOMAMP_RUN_MONITORING_SECONDS"
+# Read by Dagster itself, through the production dagster.yaml: the URL of its storage.
+DAGSTER_POSTGRES_URL = "DAGSTER_POSTGRES_URL"
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -51,6 +54,7 @@ class Settings:
     week_start_day: int = 0
     amc_poll_initial_seconds: float = 15.0
     amc_poll_max_seconds: float = 60.0
+    run_monitoring_seconds: float = 120.0
 
     @property
     def settings_file(self) -> Path:
@@ -152,5 +156,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         amc_poll_max_seconds=_positive_seconds(
             RECOMAMP_AMC_POLL_MAX_SECONDS, get(RECOMAMP_AMC_POLL_MAX_SECONDS) or "60"
+        ),
+        run_monitoring_seconds=_positive_seconds(
+            RECOMAMP_RUN_MONITORING_SECONDS, get(RECOMAMP_RUN_MONITORING_SECONDS) or "120"
         ),
     )

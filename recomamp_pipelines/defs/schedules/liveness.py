@@ -95,6 +95,11 @@ def run_alive(instance: dg.DagsterInstance, run: dg.DagsterRun | None) -> bool |
         if health.status in (WorkerStatus.FAILED, WorkerStatus.SUCCESS, WorkerStatus.NOT_FOUND):
             return False
         return True if health.status is WorkerStatus.RUNNING else None
+    return local_worker_alive(instance, run)
+
+
+def local_worker_alive(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool | None:
+    """Whether the run's process on this machine lives: its worker tag, else its start event."""
     worker = run.tags.get(WORKER_TAG)
     if worker:
         host, _, rest = worker.partition(":")
