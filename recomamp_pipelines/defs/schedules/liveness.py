@@ -25,7 +25,7 @@ _WAITING = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED)
 _ENGINE_EVENTS_READ = 20
 
 
-def _process_start(pid: int) -> str | None:
+def process_start(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (Linux), to tell a reused pid."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -47,7 +47,7 @@ def _process_state(pid: int) -> str | None:
 def worker_identity() -> str:
     """`host:pid:start` of this process."""
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_process_start(pid) or ''}"
+    return f"{socket.gethostname()}:{pid}:{process_start(pid) or ''}"
 
 
 def record_worker(instance: dg.DagsterInstance, run_id: str) -> None:
@@ -65,7 +65,7 @@ def process_alive(pid: int, start: str | None = None) -> bool:
         pass
     if _process_state(pid) in ("Z", "X"):
         return False
-    return not start or _process_start(pid) in (None, start)
+    return not start or process_start(pid) in (None, start)
 
 
 def _engine_event_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
