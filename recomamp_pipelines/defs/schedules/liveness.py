@@ -68,7 +68,8 @@ def process_alive(pid: int, start: str | None = None) -> bool:
     return not start or process_start(pid) in (None, start)
 
 
-def _engine_event_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid in the run's "Started process for run" event, when it has one."""
     records = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=_ENGINE_EVENTS_READ
     ).records
@@ -107,7 +108,7 @@ def local_worker_alive(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool
         if host != socket.gethostname() or not pid_text.isdigit():
             return None
         return process_alive(int(pid_text), start or None)
-    pid = _engine_event_pid(instance, run.run_id)
+    pid = run_worker_pid(instance, run.run_id)
     return None if pid is None else process_alive(pid)
 
 
