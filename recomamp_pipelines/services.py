@@ -51,7 +51,7 @@ from recomamp_pipelines.settings import (
     read_settings_file,
 )
 
-LOCATION_NAME = "recomamp_pipelines"
+LOCATION_NAME = "recomamp-pipelines"
 HOST = "127.0.0.1"
 DEFAULT_WEBSERVER_PORT = 3000
 DEFAULT_CODE_SERVER_PORT = 4266

@@ -31,6 +31,35 @@ RECOMAMP_RUN_MONITORING_SECONDS = "RECOMAMP_RUN_MONITORING_SECONDS"
 # Read by Dagster itself, through the production dagster.yaml: the URL of its storage.
 DAGSTER_POSTGRES_URL = "DAGSTER_POSTGRES_URL"
 
+RECOMAMP_NIGHTLY_TIMEZONE = "RECOMAMP_NIGHTLY_TIMEZONE"
+
+#: Every variable of the configuration table (the README's, and the deployment files').
+SETTING_NAMES = (
+    RECOMAMP_HOME,
+    DATABASE_URL,
+    DAGSTER_HOME,
+    RECOMAMP_ENCRYPTION_KEYS,
+    RECOMAMP_RESULTS_ROOT,
+    AMC_API_URL,
+    AMC_TOKEN_URL,
+    AMC_CLIENT_ID,
+    AMC_CLIENT_SECRET,
+    RECOMAMP_WEEK_START_DAY,
+    RECOMAMP_NIGHTLY_TIMEZONE,
+    RECOMAMP_AMC_POLL_INITIAL_SECONDS,
+    RECOMAMP_AMC_POLL_MAX_SECONDS,
+    RECOMAMP_RUN_MONITORING_SECONDS,
+    DAGSTER_POSTGRES_URL,
+)
+#: The settings a deployment passes as secrets, never as plain values (URLs carry passwords).
+SECRET_SETTING_NAMES = (
+    DATABASE_URL,
+    DAGSTER_POSTGRES_URL,
+    RECOMAMP_ENCRYPTION_KEYS,
+    AMC_CLIENT_ID,
+    AMC_CLIENT_SECRET,
+)
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
