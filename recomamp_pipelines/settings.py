@@ -74,7 +74,8 @@ class Settings:
     home: Path
     database_url: str | None
     dagster_home: Path
-    results_root: Path
+    #: A directory, or an object-store URI such as s3://bucket/prefix (results/storage.py).
+    results_root: Path | str
     encryption_keys: list[str] = field(repr=False)
     amc_api_url: str | None
     amc_token_url: str | None
@@ -156,6 +157,12 @@ def _positive_seconds(name: str, value: str) -> float:
     return seconds
 
 
+def _results_root(value: str | None, home: Path) -> Path | str:
+    if value and "://" in value:
+        return value  # an object store's URI, kept as written
+    return Path(value or home / "results").expanduser()
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Resolve the settings from the environment, then the settings file, then defaults."""
     env = os.environ if environ is None else environ
@@ -173,7 +180,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         home=home,
         database_url=get(DATABASE_URL),
         dagster_home=Path(get(DAGSTER_HOME) or home / "dagster_home").expanduser(),
-        results_root=Path(get(RECOMAMP_RESULTS_ROOT) or home / "results").expanduser(),
+        results_root=_results_root(get(RECOMAMP_RESULTS_ROOT), home),
         encryption_keys=keys,
         amc_api_url=get(AMC_API_URL),
         amc_token_url=get(AMC_TOKEN_URL),

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import queue
 import threading
 import uuid
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -61,6 +60,7 @@ from recomamp_pipelines.results.parquet import (
     validate_headers,
 )
 from recomamp_pipelines.results.sql import compose
+from recomamp_pipelines.results.storage import ResultsRoot
 from recomamp_pipelines.results.summary_stats import SummaryStats, WeekProfile
 from recomamp_pipelines.results.table import (
     SchemaDrift,
@@ -76,7 +76,7 @@ from recomamp_pipelines.results.table import (
     schema_drift,
     week_rows,
 )
-from recomamp_pipelines.results.target import ResultTarget, parquet_path, results_table
+from recomamp_pipelines.results.target import ResultTarget, results_table
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,8 @@ class LoadedWeek:
     profile: WeekProfile
     parquet_path: Path
     parquet_bytes: int
+    #: The file as a reader names it: its path, or `s3://bucket/key` on an object store.
+    parquet_uri: str
     state: WeekState = WeekState.LOADED
     _discard_requested: bool = field(default=False, repr=False)
 
@@ -161,7 +163,7 @@ def load_week(
     output_columns: Iterable[OutputColumnLike | Mapping[str, Any]],
     target: ResultTarget,
     *,
-    results_root: Path,
+    results_root: Path | str | ResultsRoot,
 ) -> Iterator[LoadedWeek]:
     """Load a week's CSV result files; publish them when the block ends, unless discarded.
 
@@ -180,8 +182,9 @@ def load_week(
     paths = [Path(path) for path in files]
     columns = tuple(map_output_columns(output_columns))
     validate_headers(paths, columns)
-    final_path = parquet_path(results_root, target)
-    temp_path = final_path.with_name(f".{final_path.name}.{uuid.uuid4().hex}.tmp")
+    root = ResultsRoot.parse(results_root)
+    final_path = root.week_path(target)
+    temp_path = root.temp_path(final_path)
     week_key = {"week_key": _week_key(target)}
     week: LoadedWeek | None = None
     locked = False
@@ -189,7 +192,7 @@ def load_week(
         with conn.transaction() as transaction:
             conn.execute(compose("lock_results_week"), week_key)
             locked = True
-            week = _load(conn, paths, columns, target, final_path, temp_path)
+            week = _load(conn, paths, columns, target, root, final_path, temp_path)
             yield week
             if week._discard_requested:
                 raise psycopg.Rollback(transaction)
@@ -197,15 +200,15 @@ def load_week(
                 raise SchemaDriftError(week.results_table, week.drifts)
         assert week is not None
         if week._discard_requested:
-            temp_path.unlink(missing_ok=True)
+            root.discard(temp_path)
             week.state = WeekState.DISCARDED
             return
         # After the commit: a crash in between leaves the previous Parquet file, never a
         # partial one; the week is still held, so no later load's file can be overwritten.
-        os.replace(temp_path, final_path)
+        root.publish(temp_path, final_path)
         week.state = WeekState.PUBLISHED
     except BaseException:
-        temp_path.unlink(missing_ok=True)
+        root.discard(temp_path)
         if week is not None and week.state is WeekState.LOADED:
             week.state = WeekState.DISCARDED
         raise
@@ -239,8 +242,9 @@ def _load(
     paths: Sequence[Path],
     columns: tuple[ResultColumn, ...],
     target: ResultTarget,
-    final_path: Path,
-    temp_path: Path,
+    root: ResultsRoot,
+    final_path: str,
+    temp_path: str,
 ) -> LoadedWeek:
     """Prepare the table, delete the week's previous rows and COPY the new ones in."""
     workflow_id = target.workflow_id
@@ -269,7 +273,9 @@ def _load(
                 add_columns(cur, workflow_id, [c for c in columns if c.name in added])
             cur.execute(compose("delete_published_week", results_table=table, week_rows=rows))
             replaced = max(cur.rowcount, 0)
-        loaded_rows, parquet = _copy_week(cur, table, paths, columns, target, temp_path, drifts)
+        loaded_rows, parquet = _copy_week(
+            cur, table, paths, columns, target, root, temp_path, drifts
+        )
     return LoadedWeek(
         target=target,
         columns=columns,
@@ -285,8 +291,9 @@ def _load(
         checksum=parquet.checksum,
         summary_stats=parquet.summary_stats,
         profile=parquet.profile,
-        parquet_path=final_path,
+        parquet_path=Path(final_path),
         parquet_bytes=parquet.parquet_bytes,
+        parquet_uri=root.location(final_path),
     )
 
 
@@ -296,7 +303,8 @@ def _copy_week(
     paths: Sequence[Path],
     columns: tuple[ResultColumn, ...],
     target: ResultTarget,
-    temp_path: Path,
+    root: ResultsRoot,
+    temp_path: str,
     drifts: tuple[SchemaDrift, ...],
 ) -> tuple[int, ParquetWeek]:
     """Binary COPY of the week's batches, the Parquet file written beside it; rows loaded."""
@@ -308,7 +316,7 @@ def _copy_week(
         schema = pa.schema([*(pa.field(name, kind) for name, kind in metadata), *schema])
         names = sql.SQL(", ").join([*map(sql.Identifier, RESERVED_COLUMNS), names])
     encoder = ArrowToPostgresBinaryEncoder(schema)
-    background = _BackgroundWriter(WeekFileWriter(columns, temp_path))
+    background = _BackgroundWriter(WeekFileWriter(columns, temp_path, root))
 
     def encoded() -> Generator[bytes]:
         yield encoder.write_header()
@@ -454,17 +462,11 @@ class _BackgroundWriter:
             self._thread.join()
 
 
-def remove_abandoned_files(results_root: Path, *, older_than: timedelta = ABANDONED_AFTER) -> int:
+def remove_abandoned_files(
+    results_root: Path | str | ResultsRoot, *, older_than: timedelta = ABANDONED_AFTER
+) -> int:
     """Remove temporary Parquet files that a process which died left behind; how many."""
-    if not results_root.exists():
-        return 0
-    cutoff = datetime.now(UTC) - older_than
-    removed = 0
-    for temp_file in results_root.rglob(".*.tmp"):
-        if datetime.fromtimestamp(temp_file.stat().st_mtime, UTC) < cutoff:
-            temp_file.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    return ResultsRoot.parse(results_root).remove_stale_temp_files(older_than)
 
 
 def preview_rows(

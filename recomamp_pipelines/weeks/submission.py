@@ -122,7 +122,7 @@ def collect_result(
     execution: AmcExecution,
     target: ResultTarget,
     *,
-    results_root: Path,
+    results_root: Path | str,
     record: Callable[[LoadedWeek, Preview], None],
     previous_weeks_stats: Sequence[Mapping[str, Any]] = (),
 ) -> CollectedResult:

@@ -300,7 +300,8 @@ def test_backfills_over_graphql_survive_a_killed_daemon_and_run_worker(
         by_id = {run.run_id: run for run in runs}
         assert by_id[killed_run.run_id].status == dg.DagsterRunStatus.FAILURE
         retries = [run for run in runs if run.parent_run_id == killed_run.run_id]
-        assert [run.status for run in retries] == [dg.DagsterRunStatus.SUCCESS]
+        seen = [(run.run_id[:8], run.status.value, run.parent_run_id) for run in runs]
+        assert [run.status for run in retries] == [dg.DagsterRunStatus.SUCCESS], seen
 
     weeks = _weeks(url, second.collection_id)
     assert [week["status"] for week in weeks] == ["SUCCESS"] * WEEKS
