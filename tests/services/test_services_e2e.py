@@ -49,7 +49,7 @@ pytestmark = [
 
 WEEKS = 4
 #: Long enough for the kill to land while the second backfill's executions run in AMC.
-EXECUTION_SECONDS = 6
+EXECUTION_SECONDS = 12
 WAIT_SECONDS = 300.0
 DONE = {"COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED", "COMPLETED"}
 #: The only sensor left on: it registers collections as partitions. The backfill sensor would
@@ -285,6 +285,9 @@ def test_backfills_over_graphql_survive_a_killed_daemon_and_run_worker(
         os.kill(services.pid(DAEMON), signal.SIGKILL)
         worker.kill()
         worker.wait(timeout=30)
+        # The kill landed mid-backfill: the AMC executions had not all been collected.
+        statuses = [week["status"] for week in _weeks(url, second.collection_id)]
+        assert statuses.count("SUCCESS") < WEEKS, statuses
 
         reported = services.run("status")
         assert reported.returncode == 1
