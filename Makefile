@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test dev lint typecheck lock bench clean-venv
+.PHONY: demo test dev lint typecheck lock bench clean-venv up status down
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ test: $(STAMP)
 
 dev: $(STAMP)
 	$(BIN)/recomamp dev
+
+up: $(STAMP)
+	$(BIN)/recomamp services up
+
+status: $(STAMP)
+	$(BIN)/recomamp services status
+
+down: $(STAMP)
+	$(BIN)/recomamp services down
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

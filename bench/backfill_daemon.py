@@ -45,16 +45,23 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from recomamp_pipelines.ui_backfill import (
+    ASSET_PATH,
+    AUTOMATION_QUERY,
+    LAUNCH_BACKFILL,
+    STOP_SCHEDULE,
+    STOP_SENSOR,
+    UI_TAGS,
+)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE = REPO_ROOT / "workspace.yaml"
-ASSET_PATH = ["amc", "collection_weekly_results"]
 JOB_NAME = "collection_weeks_job"
 WORKFLOW_NAME = "Weekly DSP performance"
 #: AMC runs at most this many executions of an instance at once (the simulator does the same).
 AMC_SLOTS = 10
 #: The three ways of asking for the same weeks; "asset-page" is what the UI sends by default.
 FORMS = ("asset-page", "job-page", "partitions-by-assets")
-UI_TAGS = [{"key": "dagster/from_ui", "value": "true"}]
 BACKFILL_TAG = "dagster/backfill"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -62,19 +69,6 @@ STOP_GRACE_SECONDS = 10.0
 #: Time kept back from --timeout-seconds for stopping everything.
 CLEANUP_RESERVE_SECONDS = 45.0
 
-# The mutation text is the UI's own (ui-core/src/instance/backfill/BackfillUtils.tsx, 1.13.27).
-LAUNCH_BACKFILL = """
-mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $backfillParams) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PartitionSetNotFoundError { message }
-    ... on PartitionKeysNotFoundError { message }
-    ... on UnauthorizedError { message }
-    ... on PythonError { message stack }
-  }
-}
-"""
 WORKSPACE_QUERY = """
 query {
   workspaceOrError {
@@ -109,27 +103,6 @@ mutation AddDynamicPartition(
 }
 """
 
-AUTOMATION_QUERY = """
-query Automation($selector: RepositorySelector!) {
-  repositoryOrError(repositorySelector: $selector) {
-    __typename
-    ... on Repository {
-      sensors { name sensorState { id status } }
-      schedules { name scheduleState { id status } }
-    }
-  }
-}
-"""
-STOP_SENSOR = """
-mutation StopSensor($id: String!) {
-  stopSensor(id: $id) { __typename ... on PythonError { message } }
-}
-"""
-STOP_SCHEDULE = """
-mutation StopSchedule($id: String!) {
-  stopRunningSchedule(id: $id) { __typename ... on PythonError { message } }
-}
-"""
 #: The one sensor the benchmark needs: it registers the collection's partition key.
 REGISTERING_SENSOR = "collections_sensor"
 

@@ -42,6 +42,7 @@ class TokenCipher:
                     "Fernet key (expected 32 url-safe base64-encoded bytes)"
                 ) from exc
         self._fernet = MultiFernet(fernets)
+        self._newest = fernets[0]
         self.key_count = len(keys)
 
     def __repr__(self) -> str:
@@ -66,6 +67,14 @@ class TokenCipher:
                 f"{RECOMAMP_ENCRYPTION_KEYS}: wrong key, or the key it was encrypted with was "
                 "removed; the stored value was left unchanged"
             ) from exc
+
+    def is_current(self, ciphertext: str) -> bool:
+        """Whether the newest key opens the token (it needs no rotation)."""
+        try:
+            self._newest.decrypt(ciphertext.encode("ascii"))
+        except (InvalidToken, UnicodeEncodeError):
+            return False
+        return True
 
     def rotate(self, ciphertext: str) -> str:
         """Re-encrypt with the newest key (the token must open with one of the keys)."""

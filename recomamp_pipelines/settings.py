@@ -29,7 +29,38 @@ AMC_CLIENT_SECRET = "AMC_CLIENT_SECRET"  # noqa: S105 - a variable name, not a s
 RECOMAMP_WEEK_START_DAY = "RECOMAMP_WEEK_START_DAY"
 RECOMAMP_AMC_POLL_INITIAL_SECONDS = "RECOMAMP_AMC_POLL_INITIAL_SECONDS"
 RECOMAMP_AMC_POLL_MAX_SECONDS = "RECOMAMP_AMC_POLL_MAX_SECONDS"
+RECOMAMP_RUN_MONITORING_SECONDS = "RECOMAMP_RUN_MONITORING_SECONDS"
+# Read by Dagster itself, through the production dagster.yaml: the URL of its storage.
+DAGSTER_POSTGRES_URL = "DAGSTER_POSTGRES_URL"
+
 RECOMAMP_NIGHTLY_TIMEZONE = "RECOMAMP_NIGHTLY_TIMEZONE"
+
+#: Every variable of the configuration table (the README's, and the deployment files').
+SETTING_NAMES = (
+    RECOMAMP_HOME,
+    DATABASE_URL,
+    DAGSTER_HOME,
+    RECOMAMP_ENCRYPTION_KEYS,
+    RECOMAMP_RESULTS_ROOT,
+    AMC_API_URL,
+    AMC_TOKEN_URL,
+    AMC_CLIENT_ID,
+    AMC_CLIENT_SECRET,
+    RECOMAMP_WEEK_START_DAY,
+    RECOMAMP_NIGHTLY_TIMEZONE,
+    RECOMAMP_AMC_POLL_INITIAL_SECONDS,
+    RECOMAMP_AMC_POLL_MAX_SECONDS,
+    RECOMAMP_RUN_MONITORING_SECONDS,
+    DAGSTER_POSTGRES_URL,
+)
+#: The settings a deployment passes as secrets, never as plain values (URLs carry passwords).
+SECRET_SETTING_NAMES = (
+    DATABASE_URL,
+    DAGSTER_POSTGRES_URL,
+    RECOMAMP_ENCRYPTION_KEYS,
+    AMC_CLIENT_ID,
+    AMC_CLIENT_SECRET,
+)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -45,7 +76,8 @@ class Settings:
     home: Path
     database_url: str | None
     dagster_home: Path
-    results_root: Path
+    #: A directory, or an object-store URI such as s3://bucket/prefix (results/storage.py).
+    results_root: Path | str
     encryption_keys: list[str] = field(repr=False)
     amc_api_url: str | None
     amc_token_url: str | None
@@ -55,6 +87,7 @@ class Settings:
     amc_poll_initial_seconds: float = 15.0
     amc_poll_max_seconds: float = 60.0
     nightly_timezone: str = "UTC"
+    run_monitoring_seconds: float = 120.0
 
     @property
     def settings_file(self) -> Path:
@@ -127,6 +160,12 @@ def _positive_seconds(name: str, value: str) -> float:
     return seconds
 
 
+def _results_root(value: str | None, home: Path) -> Path | str:
+    if value and "://" in value:
+        return value  # an object store's URI, kept as written
+    return Path(value or home / "results").expanduser()
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Resolve the settings from the environment, then the settings file, then defaults."""
     env = os.environ if environ is None else environ
@@ -144,7 +183,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         home=home,
         database_url=get(DATABASE_URL),
         dagster_home=Path(get(DAGSTER_HOME) or home / "dagster_home").expanduser(),
-        results_root=Path(get(RECOMAMP_RESULTS_ROOT) or home / "results").expanduser(),
+        results_root=_results_root(get(RECOMAMP_RESULTS_ROOT), home),
         encryption_keys=keys,
         amc_api_url=get(AMC_API_URL),
         amc_token_url=get(AMC_TOKEN_URL),
@@ -158,6 +197,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             RECOMAMP_AMC_POLL_MAX_SECONDS, get(RECOMAMP_AMC_POLL_MAX_SECONDS) or "60"
         ),
         nightly_timezone=_timezone(RECOMAMP_NIGHTLY_TIMEZONE, get(RECOMAMP_NIGHTLY_TIMEZONE)),
+        run_monitoring_seconds=_positive_seconds(
+            RECOMAMP_RUN_MONITORING_SECONDS, get(RECOMAMP_RUN_MONITORING_SECONDS) or "120"
+        ),
     )
 
 

@@ -176,7 +176,7 @@ class AttemptRunner:
     """Runs the attempts of one Dagster run (or command), each from its intent to its end."""
 
     clients: OwnerClients
-    results_root: Path
+    results_root: Path | str
     dagster_run_id: str | None = None
     poll_policy: PollPolicy | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)

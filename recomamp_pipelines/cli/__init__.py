@@ -11,7 +11,9 @@ from recomamp_pipelines.cli import amc as amc_commands
 from recomamp_pipelines.cli import collections as collections_commands
 from recomamp_pipelines.cli import db as db_commands
 from recomamp_pipelines.cli import demo as demo_commands
+from recomamp_pipelines.cli import keys as keys_commands
 from recomamp_pipelines.cli import schedules as schedules_commands
+from recomamp_pipelines.cli import services as services_commands
 from recomamp_pipelines.cli import simulator as simulator_commands
 from recomamp_pipelines.cli import templates as templates_commands
 from recomamp_pipelines.cli import users as users_commands
@@ -31,6 +33,8 @@ app.add_typer(workflows_commands.app, name="workflows")
 app.add_typer(simulator_commands.app, name="amc-simulator")
 app.add_typer(collections_commands.app, name="collections")
 app.add_typer(schedules_commands.app, name="schedules")
+app.add_typer(services_commands.app, name="services")
+app.add_typer(keys_commands.app, name="keys")
 app.command("backfill")(collections_commands.backfill)
 app.command("demo")(demo_commands.demo)
 app.command("dev")(demo_commands.dev)

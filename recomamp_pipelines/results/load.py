@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import queue
 import threading
 import uuid
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -61,6 +60,7 @@ from recomamp_pipelines.results.parquet import (
     validate_headers,
 )
 from recomamp_pipelines.results.sql import compose
+from recomamp_pipelines.results.storage import ResultsRoot
 from recomamp_pipelines.results.summary_stats import SummaryStats, WeekProfile
 from recomamp_pipelines.results.table import (
     SchemaDrift,
@@ -76,7 +76,7 @@ from recomamp_pipelines.results.table import (
     schema_drift,
     week_rows,
 )
-from recomamp_pipelines.results.target import ResultTarget, parquet_path, results_table
+from recomamp_pipelines.results.target import ResultTarget, results_table
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,11 @@ class LoadedWeek:
     profile: WeekProfile
     parquet_path: Path
     parquet_bytes: int
-    temp_path: Path = field(repr=False)
+    #: The file as a reader names it: its path, or `s3://bucket/key` on an object store.
+    parquet_uri: str
+    root: ResultsRoot = field(repr=False)
+    final_path: str = field(repr=False)
+    temp_path: str = field(repr=False)
     week_key: str = field(repr=False)
     state: WeekState = WeekState.LOADED
     discard_requested: bool = False
@@ -162,7 +166,7 @@ def load_into(
     output_columns: Iterable[OutputColumnLike | Mapping[str, Any]],
     target: ResultTarget,
     *,
-    results_root: Path,
+    results_root: Path | str | ResultsRoot,
 ) -> LoadedWeek:
     """Load a week's CSV result files into the caller's open transaction.
 
@@ -182,18 +186,19 @@ def load_into(
     paths = [Path(path) for path in files]
     columns = tuple(map_output_columns(output_columns))
     validate_headers(paths, columns)
-    final_path = parquet_path(results_root, target)
-    temp_path = final_path.with_name(f".{final_path.name}.{uuid.uuid4().hex}.tmp")
+    root = ResultsRoot.parse(results_root)
+    final_path = root.week_path(target)
+    temp_path = root.temp_path(final_path)
     week_key = _week_key(target)
     conn.execute(compose("lock_results_week"), {"week_key": week_key})
     try:
-        _remove_leftovers(final_path)
+        root.remove_leftovers(final_path)
         # A savepoint, so that a failed load leaves the caller's transaction usable (to record
         # why) and the week can be let go at once: the lock outlives a rollback.
         with conn.transaction():
-            return _load(conn, paths, columns, target, final_path, temp_path, week_key)
+            return _load(conn, paths, columns, target, root, final_path, temp_path, week_key)
     except BaseException:
-        temp_path.unlink(missing_ok=True)
+        root.discard(temp_path)
         _unlock_week(conn, week_key)
         raise
 
@@ -206,10 +211,10 @@ def finish_load(conn: psycopg.Connection, week: LoadedWeek, *, committed: bool) 
     """
     try:
         if committed and week.state is WeekState.LOADED:
-            os.replace(week.temp_path, week.parquet_path)
+            week.root.publish(week.temp_path, week.final_path)
             week.state = WeekState.PUBLISHED
         else:
-            week.temp_path.unlink(missing_ok=True)
+            week.root.discard(week.temp_path)
             if week.state is WeekState.LOADED:
                 week.state = WeekState.DISCARDED
     finally:
@@ -223,7 +228,7 @@ def load_week(
     output_columns: Iterable[OutputColumnLike | Mapping[str, Any]],
     target: ResultTarget,
     *,
-    results_root: Path,
+    results_root: Path | str | ResultsRoot,
 ) -> Iterator[LoadedWeek]:
     """Load a week's CSV result files; publish them when the block ends, unless discarded.
 
@@ -254,15 +259,6 @@ def load_week(
             finish_load(conn, week, committed=committed)
 
 
-def _remove_leftovers(final_path: Path) -> None:
-    """Temporary files of this week: while the week is held, only a dead load leaves one."""
-    if not final_path.parent.exists():
-        return
-    for leftover in final_path.parent.glob(f".{final_path.name}.*.tmp"):
-        log.warning("removing %s, left by a load that did not finish", leftover)
-        leftover.unlink(missing_ok=True)
-
-
 def _week_key(target: ResultTarget) -> str:
     return (
         f"{qualified_table_name(target.workflow_id)}/{target.source_kind}/{target.source_id}/"
@@ -288,8 +284,9 @@ def _load(
     paths: Sequence[Path],
     columns: tuple[ResultColumn, ...],
     target: ResultTarget,
-    final_path: Path,
-    temp_path: Path,
+    root: ResultsRoot,
+    final_path: str,
+    temp_path: str,
     week_key: str,
 ) -> LoadedWeek:
     """Prepare the table, delete the week's previous rows and COPY the new ones in."""
@@ -319,7 +316,9 @@ def _load(
                 add_columns(cur, workflow_id, [c for c in columns if c.name in added])
             cur.execute(compose("delete_published_week", results_table=table, week_rows=rows))
             replaced = max(cur.rowcount, 0)
-        loaded_rows, parquet = _copy_week(cur, table, paths, columns, target, temp_path, drifts)
+        loaded_rows, parquet = _copy_week(
+            cur, table, paths, columns, target, root, temp_path, drifts
+        )
     return LoadedWeek(
         target=target,
         columns=columns,
@@ -335,8 +334,11 @@ def _load(
         checksum=parquet.checksum,
         summary_stats=parquet.summary_stats,
         profile=parquet.profile,
-        parquet_path=final_path,
+        parquet_path=Path(final_path),
         parquet_bytes=parquet.parquet_bytes,
+        parquet_uri=root.location(final_path),
+        root=root,
+        final_path=final_path,
         temp_path=temp_path,
         week_key=week_key,
     )
@@ -348,7 +350,8 @@ def _copy_week(
     paths: Sequence[Path],
     columns: tuple[ResultColumn, ...],
     target: ResultTarget,
-    temp_path: Path,
+    root: ResultsRoot,
+    temp_path: str,
     drifts: tuple[SchemaDrift, ...],
 ) -> tuple[int, ParquetWeek]:
     """Binary COPY of the week's batches, the Parquet file written beside it; rows loaded."""
@@ -360,7 +363,7 @@ def _copy_week(
         schema = pa.schema([*(pa.field(name, kind) for name, kind in metadata), *schema])
         names = sql.SQL(", ").join([*map(sql.Identifier, RESERVED_COLUMNS), names])
     encoder = ArrowToPostgresBinaryEncoder(schema)
-    background = _BackgroundWriter(WeekFileWriter(columns, temp_path))
+    background = _BackgroundWriter(WeekFileWriter(columns, temp_path, root))
 
     def encoded() -> Generator[bytes]:
         yield encoder.write_header()
@@ -506,17 +509,11 @@ class _BackgroundWriter:
             self._thread.join()
 
 
-def remove_abandoned_files(results_root: Path, *, older_than: timedelta = ABANDONED_AFTER) -> int:
+def remove_abandoned_files(
+    results_root: Path | str | ResultsRoot, *, older_than: timedelta = ABANDONED_AFTER
+) -> int:
     """Remove temporary Parquet files that a process which died left behind; how many."""
-    if not results_root.exists():
-        return 0
-    cutoff = datetime.now(UTC) - older_than
-    removed = 0
-    for temp_file in results_root.rglob(".*.tmp"):
-        if datetime.fromtimestamp(temp_file.stat().st_mtime, UTC) < cutoff:
-            temp_file.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    return ResultsRoot.parse(results_root).remove_stale_temp_files(older_than)
 
 
 def preview_rows(

@@ -11,7 +11,6 @@ NULL, a quoted empty string stays a string.
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 
 from recomamp_pipelines.results.checksum import RowDigest
 from recomamp_pipelines.results.columns import ResultColumn
+from recomamp_pipelines.results.storage import ResultsRoot
 from recomamp_pipelines.results.summary_stats import SummaryAccumulator, SummaryStats, WeekProfile
 
 # Arrow's streaming CSV reader keeps many blocks in flight (its pool peaked at about 400 MB with
@@ -73,7 +73,7 @@ def validate_headers(files: Sequence[Path], columns: Sequence[ResultColumn]) -> 
 class ParquetWeek:
     """A week's Parquet file written to its temporary path, and what was learnt on the way."""
 
-    temp_path: Path
+    temp_path: str
     row_count: int
     parquet_bytes: int
     summary_stats: SummaryStats
@@ -88,18 +88,25 @@ def arrow_schema(columns: Sequence[ResultColumn]) -> pa.Schema:
 class WeekFileWriter:
     """Writes batches to the week's temporary Parquet file, folding in summary_stats and checksum.
 
-    The caller renames the temporary file into place when the week is published.
+    The file goes to the results root (a local directory by default, or an object store);
+    the caller moves the temporary file into place when the week is published.
     """
 
-    def __init__(self, columns: Sequence[ResultColumn], temp_path: Path) -> None:
-        self._temp_path = temp_path
+    def __init__(
+        self,
+        columns: Sequence[ResultColumn],
+        temp_path: Path | str,
+        root: ResultsRoot | None = None,
+    ) -> None:
+        self._root = root or ResultsRoot.parse(Path(temp_path).parent)
+        self._temp_path = str(temp_path)
         self._summary = SummaryAccumulator(columns)
         self._digest = RowDigest(columns)
         self._schema = arrow_schema(columns)
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
-        temp_path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(temp_path, self._schema)
+        self._sink = self._root.open_output(self._temp_path)
+        self._writer = pq.ParquetWriter(self._sink, self._schema)
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._summary.add_batch(batch)
@@ -116,12 +123,14 @@ class WeekFileWriter:
         self._pending, self._pending_rows = [], 0
 
     def close(self) -> ParquetWeek:
+        """Finish the file; on an object store this completes its upload (or raises)."""
         self._flush()
         self._writer.close()
+        self._sink.close()
         return ParquetWeek(
             temp_path=self._temp_path,
             row_count=self._digest.row_count,
-            parquet_bytes=os.path.getsize(self._temp_path),
+            parquet_bytes=self._root.size(self._temp_path),
             summary_stats=self._summary.summary_stats(),
             profile=self._summary.profile(),
             checksum=self._digest.hexdigest(),
@@ -131,8 +140,11 @@ class WeekFileWriter:
         """Close and delete the temporary file after a failure."""
         try:
             self._writer.close()
+            self._sink.close()
+        except (OSError, pa.ArrowException):
+            pass  # the upload that failed; nothing of it is kept
         finally:
-            self._temp_path.unlink(missing_ok=True)
+            self._root.discard(self._temp_path)
 
 
 def read_batches(

@@ -33,7 +33,6 @@ from recomamp_pipelines.results import (
     remove_abandoned_files,
     results_table_name,
 )
-from recomamp_pipelines.results import load as load_module
 from recomamp_pipelines.results.parquet import ResultFileError
 from tests.results.factories import (
     HEADER,
@@ -893,7 +892,7 @@ def test_the_parquet_file_is_the_one_of_the_rows_committed_last(
             time.sleep(1.0)
         move(source, destination)
 
-    monkeypatch.setattr(load_module.os, "replace", slow_move)
+    monkeypatch.setattr(os, "replace", slow_move)
     with (
         psycopg.connect(db_url, autocommit=True) as other,
         psycopg.connect(db_url, autocommit=True) as observer,

@@ -25,7 +25,7 @@ _WAITING = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED)
 _ENGINE_EVENTS_READ = 20
 
 
-def _process_start(pid: int) -> str | None:
+def process_start(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (Linux), to tell a reused pid."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -47,7 +47,7 @@ def _process_state(pid: int) -> str | None:
 def worker_identity() -> str:
     """`host:pid:start` of this process."""
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_process_start(pid) or ''}"
+    return f"{socket.gethostname()}:{pid}:{process_start(pid) or ''}"
 
 
 def record_worker(instance: dg.DagsterInstance, run_id: str) -> None:
@@ -65,10 +65,11 @@ def process_alive(pid: int, start: str | None = None) -> bool:
         pass
     if _process_state(pid) in ("Z", "X"):
         return False
-    return not start or _process_start(pid) in (None, start)
+    return not start or process_start(pid) in (None, start)
 
 
-def _engine_event_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid in the run's "Started process for run" event, when it has one."""
     records = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=_ENGINE_EVENTS_READ
     ).records
@@ -95,6 +96,11 @@ def run_alive(instance: dg.DagsterInstance, run: dg.DagsterRun | None) -> bool |
         if health.status in (WorkerStatus.FAILED, WorkerStatus.SUCCESS, WorkerStatus.NOT_FOUND):
             return False
         return True if health.status is WorkerStatus.RUNNING else None
+    return local_worker_alive(instance, run)
+
+
+def local_worker_alive(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool | None:
+    """Whether the run's process on this machine lives: its worker tag, else its start event."""
     worker = run.tags.get(WORKER_TAG)
     if worker:
         host, _, rest = worker.partition(":")
@@ -102,7 +108,7 @@ def run_alive(instance: dg.DagsterInstance, run: dg.DagsterRun | None) -> bool |
         if host != socket.gethostname() or not pid_text.isdigit():
             return None
         return process_alive(int(pid_text), start or None)
-    pid = _engine_event_pid(instance, run.run_id)
+    pid = run_worker_pid(instance, run.run_id)
     return None if pid is None else process_alive(pid)
 
 
