@@ -32,7 +32,7 @@ from recomamp_pipelines.dagster_home import prepare_production_home
 from recomamp_pipelines.db.connection import database_url, describe_url
 from recomamp_pipelines.db.embedded import embedded_running, stop_embedded
 from recomamp_pipelines.db.migrations import upgrade
-from recomamp_pipelines.defs.schedules.liveness import process_alive, process_start
+from recomamp_pipelines.defs.recovery.liveness import process_alive, process_start
 from recomamp_pipelines.demo import (
     SIMULATOR_CLIENT_ID,
     SIMULATOR_CLIENT_SECRET,

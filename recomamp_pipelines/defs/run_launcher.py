@@ -17,7 +17,7 @@ from dagster._core.launcher.default_run_launcher import DefaultRunLauncher
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._serdes import ConfigurableClassData
 
-from recomamp_pipelines.defs.schedules.liveness import local_worker_alive
+from recomamp_pipelines.defs.recovery.liveness import local_worker_alive
 
 
 class LocalProcessRunLauncher(DefaultRunLauncher):

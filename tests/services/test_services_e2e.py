@@ -190,7 +190,7 @@ def _in_flight(url: str, collection_id: uuid.UUID) -> bool:
 
 def _run_worker(instance: dg.DagsterInstance, run_id: str) -> psutil.Process:
     """The run's worker process, as its start event names it."""
-    from recomamp_pipelines.defs.schedules.liveness import run_worker_pid
+    from recomamp_pipelines.defs.recovery.liveness import run_worker_pid
 
     pid = _wait(f"the worker of run {run_id}", lambda: run_worker_pid(instance, run_id))
     return psutil.Process(pid)
