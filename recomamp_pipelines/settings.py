@@ -27,6 +27,11 @@ AMC_CLIENT_SECRET = "AMC_CLIENT_SECRET"  # noqa: S105 - a variable name, not a s
 RECOMAMP_WEEK_START_DAY = "RECOMAMP_WEEK_START_DAY"
 RECOMAMP_AMC_POLL_INITIAL_SECONDS = "RECOMAMP_AMC_POLL_INITIAL_SECONDS"
 RECOMAMP_AMC_POLL_MAX_SECONDS = "RECOMAMP_AMC_POLL_MAX_SECONDS"
+RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS = "RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS"
+
+#: How long a submission waits out AMC's 429 answers: AMC's queue is long and a busy account
+#: stays throttled for minutes, so a good part of an hour before the week is given up.
+SUBMISSION_RATE_LIMIT_WAIT_SECONDS = 2700.0
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -51,6 +56,7 @@ class Settings:
     week_start_day: int = 0
     amc_poll_initial_seconds: float = 15.0
     amc_poll_max_seconds: float = 60.0
+    amc_submit_rate_limit_wait_seconds: float = SUBMISSION_RATE_LIMIT_WAIT_SECONDS
 
     @property
     def settings_file(self) -> Path:
@@ -152,5 +158,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         amc_poll_max_seconds=_positive_seconds(
             RECOMAMP_AMC_POLL_MAX_SECONDS, get(RECOMAMP_AMC_POLL_MAX_SECONDS) or "60"
+        ),
+        amc_submit_rate_limit_wait_seconds=_positive_seconds(
+            RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS,
+            get(RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS)
+            or str(SUBMISSION_RATE_LIMIT_WAIT_SECONDS),
         ),
     )
