@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from psycopg import errors
 
 from recomamp_pipelines.db.migrations import upgrade
+from recomamp_pipelines.weeks.submission import wait_for_slot
 from tests.db.conftest import Tenants
 from tests.db.helpers import MIGRATIONS_DIR, Tenant, add_user, add_workflow, one
 
@@ -230,3 +232,51 @@ def test_slots_held_through_two_rows_are_renumbered_by_the_migration(
         assert numbers == list(range(1, 21))
         user, row = rows[0]
         assert claim(conn, row, new_execution(conn, user, row)) is None
+
+
+def test_the_pipelines_slot_wait_shares_the_instance_across_users(
+    db_url: str, tenants: Tenants
+) -> None:
+    """wait_for_slot, unchanged, waits on b's row while a's execution holds the only slot."""
+    a, b = tenants.a, tenants.b
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        b_row = second_row_for(conn, b.user_id, of=a)
+        add_workflow(conn, b.user_id, b_row)
+        conn.execute(
+            "update amc_instances set max_concurrent_executions = 1 where instance_id = 'amca'"
+        )
+        waiting = new_execution(conn, b.user_id, b_row)
+    got: list[bool] = []
+
+    def wait() -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            got.append(wait_for_slot(conn, b_row, waiting, threading.Event()))
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # b waits: a's seeded RUNNING execution holds the instance's one slot.
+        beats, deadline = 0, time.monotonic() + 60
+        while beats == 0:
+            assert time.monotonic() < deadline, "the waiter never looked for a slot"
+            time.sleep(0.05)
+            beats = one(
+                conn,
+                "select count(*) from workflow_executions where id = %s and heartbeat_at > "
+                "(select created_at from workflow_executions where id = %s)",
+                (waiting, waiting),
+            )
+        assert got == [] and held(conn, "amca") == 1
+        conn.execute(
+            "update workflow_executions set status = 'SUCCESS' where id = %s", (a.execution_id,)
+        )
+        waiter.join(timeout=60)
+        assert got == [True]
+        assert (
+            one(
+                conn,
+                "select instance_id from amc_instance_slots where execution_id = %s",
+                (waiting,),
+            )
+            == b_row
+        )
