@@ -248,7 +248,9 @@ def test_a_429_to_one_client_pauses_the_others_of_the_account(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="recomamp_pipelines.amc.ratelimit")
     limit = RateLimit(requests_per_second=100.0, burst=100)
-    policy = RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05, deadline=20)
+    # The pause lasts AMC's Retry-After, up to max_delay: long enough here (1 s) for the other
+    # client to start while it holds, even on a loaded machine.
+    policy = RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=2.0, deadline=20)
     throttled = client_for(amc_simulator, rate_limit=limit, retry_policy=policy)
     other = client_for(amc_simulator, rate_limit=limit, retry_policy=policy)
     try:
