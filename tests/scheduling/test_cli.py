@@ -179,6 +179,18 @@ def test_a_cron_with_a_day_of_month_step_is_refused_naming_the_preset(
     assert rows == [("cron", "0 0 1,15,29 * *", None), ("interval", None, 14)]
 
 
+def test_list_warns_about_a_stored_cron_with_a_day_of_month_step(
+    db_conn: psycopg.Connection, owner: Owner
+) -> None:
+    schedule_id = add_schedule(
+        db_conn, owner, cron="0 0 */14 * *", next_run_at=datetime(2025, 1, 1, tzinfo=UTC)
+    )
+    output = " ".join(invoke("list", "--user", owner.email).split())
+    assert f"warning: schedule {schedule_id}" in output
+    assert "starts over every month (days 1,15,29)" in output
+    assert "--preset biweekly --anchor YYYY-MM-DD" in output
+
+
 def test_the_domain_refuses_a_day_of_month_step_whatever_calls_it(
     db_conn: psycopg.Connection, owner: Owner
 ) -> None:
