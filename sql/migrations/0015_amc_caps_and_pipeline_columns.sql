@@ -335,6 +335,13 @@ create trigger trigger_protect_pipeline_columns
     );
 
 create trigger trigger_protect_pipeline_columns
+    before insert or update on report_data_collections
+    for each row
+    execute function refuse_user_writes_of_pipeline_columns(
+        'partition_key', 'registered_start_date', 'registered_end_date'
+    );
+
+create trigger trigger_protect_pipeline_columns
     before insert or update on workflow_schedules
     for each row
     execute function refuse_user_writes_of_pipeline_columns(

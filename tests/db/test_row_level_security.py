@@ -344,6 +344,11 @@ PIPELINE_WRITES = [
     ),
     ("update schedule_runs set status = 'SUCCESS' where id = %s", "schedule_run_id", "status"),
     (
+        "update report_data_collections set partition_key = 'someone-else' where id = %s",
+        "collection_id",
+        "partition_key",
+    ),
+    (
         "insert into report_data_weeks (collection_id, week_start_date, week_end_date, status) "
         "values (%s, '2024-01-08', '2024-01-14', 'SUCCESS')",
         "collection_id",
