@@ -30,6 +30,7 @@ RECOMAMP_WEEK_START_DAY = "RECOMAMP_WEEK_START_DAY"
 RECOMAMP_AMC_POLL_INITIAL_SECONDS = "RECOMAMP_AMC_POLL_INITIAL_SECONDS"
 RECOMAMP_AMC_POLL_MAX_SECONDS = "RECOMAMP_AMC_POLL_MAX_SECONDS"
 RECOMAMP_RUN_MONITORING_SECONDS = "RECOMAMP_RUN_MONITORING_SECONDS"
+RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS = "RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS"
 # Read by Dagster itself, through the production dagster.yaml: the URL of its storage.
 DAGSTER_POSTGRES_URL = "DAGSTER_POSTGRES_URL"
 
@@ -50,6 +51,7 @@ SETTING_NAMES = (
     RECOMAMP_NIGHTLY_TIMEZONE,
     RECOMAMP_AMC_POLL_INITIAL_SECONDS,
     RECOMAMP_AMC_POLL_MAX_SECONDS,
+    RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS,
     RECOMAMP_RUN_MONITORING_SECONDS,
     DAGSTER_POSTGRES_URL,
 )
@@ -61,6 +63,10 @@ SECRET_SETTING_NAMES = (
     AMC_CLIENT_ID,
     AMC_CLIENT_SECRET,
 )
+
+#: How long a submission waits out AMC's 429 answers: AMC's queue is long and a busy account
+#: stays throttled for minutes, so a good part of an hour before the week is given up.
+SUBMISSION_RATE_LIMIT_WAIT_SECONDS = 2700.0
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -88,6 +94,7 @@ class Settings:
     amc_poll_max_seconds: float = 60.0
     nightly_timezone: str = "UTC"
     run_monitoring_seconds: float = 120.0
+    amc_submit_rate_limit_wait_seconds: float = SUBMISSION_RATE_LIMIT_WAIT_SECONDS
 
     @property
     def settings_file(self) -> Path:
@@ -199,6 +206,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         nightly_timezone=_timezone(RECOMAMP_NIGHTLY_TIMEZONE, get(RECOMAMP_NIGHTLY_TIMEZONE)),
         run_monitoring_seconds=_positive_seconds(
             RECOMAMP_RUN_MONITORING_SECONDS, get(RECOMAMP_RUN_MONITORING_SECONDS) or "120"
+        ),
+        amc_submit_rate_limit_wait_seconds=_positive_seconds(
+            RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS,
+            get(RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS)
+            or str(SUBMISSION_RATE_LIMIT_WAIT_SECONDS),
         ),
     )
 

@@ -66,3 +66,14 @@ def test_nightly_timezone_comes_from_the_settings_file_too(tmp_path: Path) -> No
     assert load_settings({"RECOMAMP_HOME": str(tmp_path / "empty")}).nightly_timezone == "UTC"
     with pytest.raises(SettingsError, match="RECOMAMP_NIGHTLY_TIMEZONE: timezone 'Berlin'"):
         load_settings({"RECOMAMP_HOME": str(tmp_path), "RECOMAMP_NIGHTLY_TIMEZONE": "Berlin"})
+
+
+def test_a_submission_waits_out_a_429_storm_for_45_minutes_unless_configured(
+    tmp_path: Path,
+) -> None:
+    home = {"RECOMAMP_HOME": str(tmp_path)}
+    assert load_settings(home).amc_submit_rate_limit_wait_seconds == 2700.0
+    configured = {**home, "RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS": "90"}
+    assert load_settings(configured).amc_submit_rate_limit_wait_seconds == 90.0
+    with pytest.raises(SettingsError, match=r"RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS='-1'"):
+        load_settings({**home, "RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS": "-1"})

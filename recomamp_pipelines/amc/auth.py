@@ -25,6 +25,7 @@ from recomamp_pipelines.settings import (
     AMC_CLIENT_ID,
     AMC_CLIENT_SECRET,
     AMC_TOKEN_URL,
+    SUBMISSION_RATE_LIMIT_WAIT_SECONDS,
     Settings,
 )
 
@@ -90,7 +91,9 @@ class AmcConfig:
 
     default_marketplace_id is sent with calls made before an account is chosen (listing the
     accounts); rate_limit is per AMC account and shared by every client in the process;
-    retry_policy bounds each call; timeout_seconds bounds each HTTP exchange.
+    retry_policy bounds each call, submission_retry_policy the calls that submit (saving a
+    workflow, creating an execution), which wait out a 429 storm; timeout_seconds bounds each
+    HTTP exchange.
     """
 
     api_url: str
@@ -100,6 +103,9 @@ class AmcConfig:
     default_marketplace_id: str = REGIONS_DEFAULT_MARKETPLACE
     rate_limit: RateLimit = field(default_factory=RateLimit)
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    submission_retry_policy: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(rate_limit_wait=SUBMISSION_RATE_LIMIT_WAIT_SECONDS)
+    )
     timeout_seconds: float = 60.0
 
     def __post_init__(self) -> None:
@@ -163,6 +169,9 @@ class AmcConfig:
             client_id=settings.amc_client_id,
             client_secret=SecretStr(settings.amc_client_secret),
             default_marketplace_id=hosts.default_marketplace_id,
+            submission_retry_policy=RetryPolicy(
+                rate_limit_wait=settings.amc_submit_rate_limit_wait_seconds
+            ),
         )
 
 

@@ -7,7 +7,8 @@ Dagster's worker threads and processes, where there is no event loop to block.
 
 Every call goes through the account's shared rate limiter, refreshes the access token before
 it expires (and once more on a 401), and retries 429, 5xx and transport errors within the
-configured `RetryPolicy`. A 400 is never retried: its `AmcBadRequest` carries AMC's text.
+configured `RetryPolicy`; submissions wait out a 429 storm for longer (the configured
+`submission_retry_policy`). A 400 is never retried: its `AmcBadRequest` carries AMC's text.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from recomamp_pipelines.amc.models import (
 )
 from recomamp_pipelines.amc.ratelimit import bucket_for
 from recomamp_pipelines.amc.redaction import install_log_redaction
-from recomamp_pipelines.amc.retry import error_for_response, send_with_retries
+from recomamp_pipelines.amc.retry import RetryPolicy, error_for_response, send_with_retries
 from recomamp_pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,7 @@ class AmcClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         recover: Callable[[], Any | None] | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> Any:
         """Send one AMC call and return its decoded JSON body ({} when empty).
 
@@ -287,6 +289,7 @@ class AmcClient:
         non-idempotent call safe to retry: after a failure that AMC may have acted on anyway
         (a 5xx, or a connection lost after sending), it is asked first, and a body it returns
         (the effect found already in place) ends the call instead of sending it again.
+        `retry_policy` replaces the configured one (submissions wait out a 429 storm).
         """
         bucket = bucket_for(self.config.api_url, self.advertiser_id, self.config.rate_limit)
         query = {k: v for k, v in (params or {}).items() if v is not None}
@@ -320,7 +323,7 @@ class AmcClient:
         def send_retrying() -> httpx.Response:
             return send_with_retries(
                 send,
-                policy=self.config.retry_policy,
+                policy=retry_policy or self.config.retry_policy,
                 method=method,
                 path=path,
                 on_throttled=bucket.pause,
@@ -430,7 +433,13 @@ class InstanceClient:
             existing = self._quietly(lambda: self.get_workflow(workflow_id))
             return {} if existing is not None and existing.sql_query == sql_query else None
 
-        self.client.request("POST", self._path("workflows"), json=body, recover=already_saved)
+        self.client.request(
+            "POST",
+            self._path("workflows"),
+            json=body,
+            recover=already_saved,
+            retry_policy=self.client.config.submission_retry_policy,
+        )
 
     def update_workflow(
         self,
@@ -549,6 +558,7 @@ class InstanceClient:
             recover=lambda: self._find_created_execution(
                 body, newest.workflow_execution_id if newest else None
             ),
+            retry_policy=self.client.config.submission_retry_policy,
         )
         execution = AmcExecution.from_api(answer)
         log.info(

@@ -7,7 +7,10 @@ limiter. Expressing those in tenacity's callbacks would hide them in three place
 
 Backoff is exponential with full jitter (a uniform wait between 0 and the exponential cap), so
 that many workers throttled together do not retry together. Every call is bounded twice: by a
-number of attempts and by a deadline counted from its first attempt.
+number of attempts and by a deadline counted from its first attempt. A policy with a
+`rate_limit_wait` (the submission's: AMC's queue is long, and a busy account is throttled for
+minutes) waits a 429 storm out for that long instead, whatever the number of attempts, and logs
+each wait with the attempts so far and the time left.
 """
 
 from __future__ import annotations
@@ -56,12 +59,18 @@ class RetryPolicy:
     max_attempts counts every try, the first included; deadline (seconds) bounds the whole call,
     waits included. The n-th retry waits a uniform random time in
     [0, min(max_delay, initial_delay * 2**(n-1))], unless AMC sent Retry-After.
+
+    rate_limit_wait (seconds, or None): how long 429 answers are waited out, counted from the
+    first attempt. When set, tries answered 429 do not count against max_attempts and their
+    waits do not count against deadline; the call gives up on 429s only when the next wait
+    would pass rate_limit_wait.
     """
 
     max_attempts: int = 8
     initial_delay: float = 1.0
     max_delay: float = 60.0
     deadline: float = 600.0
+    rate_limit_wait: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -73,6 +82,10 @@ class RetryPolicy:
             )
         if self.deadline <= 0:
             raise AmcConfigError(f"RetryPolicy.deadline={self.deadline}: must be > 0 seconds")
+        if self.rate_limit_wait is not None and self.rate_limit_wait <= 0:
+            raise AmcConfigError(
+                f"RetryPolicy.rate_limit_wait={self.rate_limit_wait}: must be > 0 seconds or None"
+            )
 
     def backoff(self, retry_number: int, rng: random.Random | None = None) -> float:
         """Full-jitter wait before retry `retry_number` (1 for the first retry)."""
@@ -177,6 +190,9 @@ def send_with_retries(
     """
     started = clock()
     attempt = 0
+    # With a rate_limit_wait, 429s are bounded by it alone: the other bounds count the rest.
+    throttled_attempts = 0
+    throttled_seconds = 0.0
     while True:
         attempt += 1
         response: httpx.Response | None = None
@@ -194,14 +210,27 @@ def send_with_retries(
             response.read()
             response.close()
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        storm = (
+            response is not None
+            and response.status_code == 429
+            and policy.rate_limit_wait is not None
+        )
         wait = retry_after if retry_after is not None else policy.backoff(attempt)
         elapsed = clock() - started
         reason = _describe(response, failure)
+        asked = f" {service}'s Retry-After" if retry_after is not None else ""
         give_up = None
-        if attempt >= policy.max_attempts:
+        if storm:
+            assert policy.rate_limit_wait is not None
+            if elapsed + wait > policy.rate_limit_wait:
+                give_up = (
+                    f"{attempt} attempt(s) in {elapsed:.1f} s ({throttled_attempts + 1} answered "
+                    f"HTTP 429); the next{asked} wait of {wait:.1f} s would pass the "
+                    f"{policy.rate_limit_wait:.0f} s allowed for waiting out the rate limit"
+                )
+        elif attempt - throttled_attempts >= policy.max_attempts:
             give_up = f"{attempt} attempts in {elapsed:.1f} s"
-        elif elapsed + wait > policy.deadline:
-            asked = f" {service}'s Retry-After" if retry_after is not None else ""
+        elif elapsed - throttled_seconds + wait > policy.deadline:
             give_up = (
                 f"{attempt} attempt(s) in {elapsed:.1f} s; the next{asked} wait of {wait:.1f} s "
                 f"would pass the {policy.deadline:.0f} s deadline"
@@ -212,16 +241,35 @@ def send_with_retries(
             # The account's other callers hold back too, though never longer than max_delay.
             on_throttled(min(wait, policy.max_delay))
         source = f"as {service}'s Retry-After asked" if retry_after is not None else "backoff"
-        log.warning(
-            "%s %s: %s; retrying in %.2f s (%s), attempt %d of %d",
-            method,
-            path,
-            reason,
-            wait,
-            source,
-            attempt + 1,
-            policy.max_attempts,
-        )
+        if storm:
+            assert policy.rate_limit_wait is not None
+            throttled_attempts += 1
+            throttled_seconds += wait
+            log.warning(
+                "%s %s: %s; retrying in %.2f s (%s), attempt %d (%d rate limited so far); "
+                "waited %.1f s, %.1f s left of the %.0f s allowed for the rate limit",
+                method,
+                path,
+                reason,
+                wait,
+                source,
+                attempt + 1,
+                throttled_attempts,
+                elapsed,
+                policy.rate_limit_wait - elapsed - wait,
+                policy.rate_limit_wait,
+            )
+        else:
+            log.warning(
+                "%s %s: %s; retrying in %.2f s (%s), attempt %d of %d",
+                method,
+                path,
+                reason,
+                wait,
+                source,
+                attempt + 1,
+                policy.max_attempts + throttled_attempts,
+            )
         sleep(wait)
 
 

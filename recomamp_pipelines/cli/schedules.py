@@ -13,7 +13,12 @@ from rich.table import Table
 
 from recomamp_pipelines.cli.common import fail, settings, user_errors
 from recomamp_pipelines.db.connection import connect, database_url
-from recomamp_pipelines.scheduling.cadence import PRESET_NAMES, CadenceError, load_timezone
+from recomamp_pipelines.scheduling.cadence import (
+    PRESET_NAMES,
+    CadenceError,
+    day_of_month_step_problem,
+    load_timezone,
+)
 from recomamp_pipelines.scheduling.manage import (
     ScheduleInputError,
     cadence_from_options,
@@ -183,6 +188,12 @@ def list_command(
             f"{row.successful_runs} ok, {row.failed_runs} failed",
         )
     console.print(table)
+    # Rows created before such crons were refused (or written by another client) are kept.
+    for row in rows:
+        if row.timing.schedule_type == "cron" and row.timing.cron_expression:
+            problem = day_of_month_step_problem(row.timing.cron_expression)
+            if problem is not None:
+                typer.echo(f"warning: schedule {row.schedule_id} ({row.name}): {problem}", err=True)
 
 
 def _set_active(schedule: str, active: bool) -> None:

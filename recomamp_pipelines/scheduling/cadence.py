@@ -137,6 +137,46 @@ def _parse_cron(expression: object) -> _CronSpec:
     )
 
 
+# What a day-of-month step probably meant: the preset that fires every N days indeed.
+_STEP_PRESETS = {3: "every_3_days", 7: "weekly", 14: "biweekly"}
+
+
+def day_of_month_step_problem(expression: str) -> str | None:
+    """Why a cron's day-of-month step (`*/14`) is likely not what was meant, or None.
+
+    A step counts from the 1st again every month: `*/14` fires on the 1st, 15th and 29th, so
+    two runs fall 1-3 days apart at each month's end. The message names the preset that fires
+    every N days across month ends, and how to keep those days of the month on purpose.
+    """
+    text = expression.strip()
+    text = _CRON_ALIASES.get(text.lower(), text)
+    fields = text.split()
+    if len(fields) != len(_CRON_FIELDS) or "/" not in fields[2]:
+        return None
+    try:
+        days = croniter.expand(" ".join(fields))[0][2]
+        step = int(fields[2].rsplit("/", 1)[1])
+    except (CroniterError, ValueError):
+        return None
+    if step < 2 or days == ["*"]:
+        return None
+    listed = ",".join(str(day) for day in days)
+    name = _STEP_PRESETS.get(step, "every_n_days")
+    if name == "weekly":
+        instead = "--preset weekly --weekday N (0 = Monday)"
+    elif name == "every_n_days":
+        instead = f"--every-days {step} --anchor YYYY-MM-DD (the preset every_n_days)"
+    else:
+        instead = f"--preset {name} --anchor YYYY-MM-DD"
+    fields[2] = listed
+    return (
+        f"cron_expression {expression!r}: day-of-month {text.split()[2]!r} starts over every "
+        f"month (days {listed}), so runs are not {step} days apart across month ends; for "
+        f"every {step} days use {instead}; to run on exactly those days of each month, list "
+        f"them: {' '.join(fields)!r}"
+    )
+
+
 def _is_last_weekday_of_month(day: date) -> bool:
     if day.weekday() >= 5:
         return False

@@ -46,7 +46,15 @@ def create_schedule(
     parameters: Mapping[str, Any] | None = None,
     auto_pause_after: int | None = None,
 ) -> CreatedSchedule:
-    """Schedule a user's workflow (by name or id); its first run is the cadence's next fire time."""
+    """Schedule a user's workflow (by name or id); its first run is the cadence's next fire time.
+
+    A cron whose day-of-month has a step (`*/14`) is refused: it restarts every month, and the
+    message names the preset that does what was probably meant.
+    """
+    if cadence.kind == "cron" and cadence.cron_expression is not None:
+        problem = cadences.day_of_month_step_problem(cadence.cron_expression)
+        if problem is not None:
+            raise ScheduleInputError(problem)
     if lookback_days is not None and lookback_days < 1:
         raise ScheduleInputError(f"lookback_days {lookback_days}: expected 1 or more")
     if auto_pause_after is not None and auto_pause_after < 1:

@@ -259,7 +259,8 @@ _ALLOWED_RULES: dict[ParameterType, frozenset[str]] = {
     ParameterType.ASIN_LIST: frozenset(_LIST_RULES),
     ParameterType.CAMPAIGN_LIST: frozenset(_LIST_RULES | {"max_length", "pattern"}),
     ParameterType.STRING_LIST: frozenset(_LIST_RULES | {"max_length", "pattern", "options"}),
-    ParameterType.STRING: frozenset(_TEXT_RULES),
+    # wildcards: true declares a LIKE pattern, whose % and _ keep their meaning.
+    ParameterType.STRING: frozenset(_TEXT_RULES | {"wildcards"}),
     ParameterType.CAMPAIGN_FILTER: frozenset({"match", "wildcards", "max_length"}),
     ParameterType.NUMBER: frozenset(_NUMBER_RULES),
     ParameterType.THRESHOLD_NUMERIC: frozenset(_NUMBER_RULES),

@@ -11,6 +11,10 @@ Two ways a value reaches AMC:
   value is validated by its type and written by that type's quoting function (params.py).
   A placeholder may stand alone (`IN ({{asins}})`), fill a whole literal (`'{{start_date}}'`)
   or sit inside one (`LIKE '%{{campaign}}%'`); placeholders inside comments stay untouched.
+  Inside backticks (`` `{{column}}` ``) a value must be an identifier (letters, digits and _).
+  In a LIKE pattern a value's `%` and `_` are matched literally (escaped with a backslash,
+  and `ESCAPE '\\\\'` written after the pattern) unless its parameter declares
+  `wildcards: true`.
 
 The run's dates always win: `{{start_date}}`/`{{end_date}}` (and their camelCase spellings)
 come from the run window, and saved fixed dates never override it.
@@ -36,6 +40,7 @@ from recomamp_pipelines.templates.dates import (
 from recomamp_pipelines.templates.params import (
     DATE_TYPES,
     LIST_TYPES,
+    PARAMETER_NAME,
     DateRange,
     JsonValue,
     MappedSource,
@@ -45,6 +50,8 @@ from recomamp_pipelines.templates.params import (
     ParameterType,
     amc_data_type,
     amc_value,
+    escape_like,
+    escape_string_content,
     infer_definition,
     mapped_element_definition,
     sql_fragment,
@@ -64,6 +71,16 @@ PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _WHOLE_PLACEHOLDER = re.compile(r"\s*\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s*")
 _CUSTOM_PARAMETER_OPEN = re.compile(r"CUSTOM_PARAMETER\s*\(\s*$", re.IGNORECASE)
 _CLOSE = re.compile(r"^\s*\)")
+# A pattern operand follows LIKE or ILIKE (NOT LIKE too); RLIKE takes a regular expression.
+_LIKE_BEFORE = re.compile(r"(?<![A-Za-z0-9_])I?LIKE\s*$", re.IGNORECASE)
+_ESCAPE_AFTER = re.compile(r"^\s*ESCAPE\b", re.IGNORECASE)
+#: The escape character of LIKE patterns holding values, as written after them in AMC SQL.
+LIKE_ESCAPE_CLAUSE = " ESCAPE '\\\\'"
+_LIKE_ESCAPE_LITERALS = frozenset({"'\\\\'", '"\\\\"'})
+#: Text types whose `%` and `_` are escaped in a LIKE pattern unless declared wildcards.
+_LIKE_TEXT_TYPES = frozenset(
+    {ParameterType.STRING, ParameterType.ENUM_SELECT, ParameterType.CAMPAIGN_FILTER}
+)
 
 
 class RenderError(ValueError):
@@ -138,12 +155,13 @@ class RenderedQuery:
 
 @dataclass(frozen=True)
 class _Segment:
-    kind: Literal["code", "string", "comment"]
+    kind: Literal["code", "string", "comment", "identifier"]
     text: str
 
 
 def _scan(sql: str) -> list[_Segment]:
-    """Split SQL into code, string literals and comments (Spark rules: backslash escapes)."""
+    """Split SQL into code, string literals, `quoted` identifiers and comments (Spark rules:
+    backslash escapes in strings)."""
     segments: list[_Segment] = []
     code_start = 0
     i = 0
@@ -168,7 +186,9 @@ def _scan(sql: str) -> list[_Segment]:
             end = sql.find("`", i + 1)
             if end < 0:
                 raise RenderError(f"unterminated quoted identifier at line {_line(sql, i)}")
-            i = end + 1
+            flush_code(i)
+            segments.append(_Segment("identifier", sql[i : end + 1]))
+            i = code_start = end + 1
         elif sql.startswith("--", i):
             end = sql.find("\n", i)
             end = n if end < 0 else end
@@ -442,6 +462,8 @@ def _substitute(segments: Sequence[_Segment], values: _Values) -> str:
     for index, segment in enumerate(segments):
         if segment.kind == "comment":
             parts.append(segment.text)
+        elif segment.kind == "identifier":
+            parts.append(_substitute_identifier(segment.text, values))
         elif segment.kind == "code":
             parts.append(_substitute_code(segment.text, segments, index, values))
         else:
@@ -449,12 +471,74 @@ def _substitute(segments: Sequence[_Segment], values: _Values) -> str:
     return "".join(parts)
 
 
-def _literal(name: str, values: _Values, *, in_parens: bool) -> str:
+def _literal(
+    name: str, values: _Values, *, in_parens: bool, like: bool = False, after: str = ""
+) -> str:
+    """The literal of a placeholder in code; `like` when it is a LIKE pattern."""
     resolved = values.get(name)
     assert resolved is not None  # every name was resolved before substitution
     if isinstance(resolved.value, datetime):
         return timestamp_literal(resolved.value)
-    return sql_literal(resolved.definition, resolved.value, in_parens=in_parens)
+    definition, value = resolved.definition, resolved.value
+    if not like or definition.type not in _LIKE_TEXT_TYPES:
+        return sql_literal(definition, value, in_parens=in_parens)
+    if definition.type is not ParameterType.CAMPAIGN_FILTER:
+        value = _like_text(definition, value)
+    return sql_literal(definition, value, in_parens=in_parens) + _escape_clause(after)
+
+
+def _like_text(definition: ParameterDefinition, value: str) -> str:
+    """A text value within a LIKE pattern: literal unless the parameter declares wildcards."""
+    return value if definition.rules.get("wildcards", False) else escape_like(value)
+
+
+def _escape_clause(after: str) -> str:
+    """The ESCAPE clause a LIKE pattern holding values needs, unless the SQL has one."""
+    return "" if _ESCAPE_AFTER.match(after) else LIKE_ESCAPE_CLAUSE
+
+
+def _check_escape_character(segments: Sequence[_Segment], index: int) -> None:
+    """A LIKE pattern holding values is escaped with the backslash: refuse another ESCAPE."""
+    after = _neighbour_text(segments, index, +1)
+    if not _ESCAPE_AFTER.match(after):
+        return
+    escape = segments[index + 2] if index + 2 < len(segments) else None
+    if (
+        _ESCAPE_AFTER.fullmatch(after.rstrip())
+        and escape is not None
+        and escape.kind == "string"
+        and escape.text in _LIKE_ESCAPE_LITERALS
+    ):
+        return
+    shown = escape.text if escape is not None else after.strip()
+    raise RenderError(
+        f"LIKE pattern {segments[index].text[:40]!r} ... ESCAPE {shown[:10]}: a pattern holding "
+        "{{placeholders}} escapes their % and _ with a backslash; write ESCAPE '\\\\' or "
+        "leave the ESCAPE clause out"
+    )
+
+
+def _is_like_pattern(segments: Sequence[_Segment], index: int) -> bool:
+    return _LIKE_BEFORE.search(_neighbour_text(segments, index, -1)) is not None
+
+
+def _substitute_identifier(text: str, values: _Values) -> str:
+    """A `quoted` identifier: a placeholder in it takes only an identifier as its value."""
+
+    def replace(match: re.Match[str]) -> str:
+        resolved = values.get(match.group(1))
+        assert resolved is not None
+        value = resolved.value
+        if not isinstance(value, str) or PARAMETER_NAME.fullmatch(value) is None:
+            raise ParameterError(
+                resolved.definition.name,
+                value,
+                "an identifier inside backticks: letters, digits and _, not starting with a "
+                "digit, at most 63 characters",
+            )
+        return value
+
+    return PLACEHOLDER.sub(replace, text)
 
 
 def _in_parens(before: str, after: str) -> bool:
@@ -475,26 +559,36 @@ def _substitute_code(text: str, segments: Sequence[_Segment], index: int, values
     def replace(match: re.Match[str]) -> str:
         before = before_segment + text[: match.start()]
         after = text[match.end() :] + after_segment
-        return _literal(match.group(1), values, in_parens=_in_parens(before, after))
+        return _literal(
+            match.group(1),
+            values,
+            in_parens=_in_parens(before, after),
+            like=_LIKE_BEFORE.search(before) is not None,
+            after=after,
+        )
 
     return PLACEHOLDER.sub(replace, text)
 
 
 def _substitute_string(text: str, segments: Sequence[_Segment], index: int, values: _Values) -> str:
     quote, body = text[0], text[1:-1]
+    like = PLACEHOLDER.search(body) is not None and _is_like_pattern(segments, index)
+    if like:
+        _check_escape_character(segments, index)
+    after = _neighbour_text(segments, index, +1)
     whole = _WHOLE_PLACEHOLDER.fullmatch(body)
     if whole is not None:
         # '{{name}}' is the value itself: the literal of its type replaces the quotes too.
-        in_parens = _in_parens(
-            _neighbour_text(segments, index, -1), _neighbour_text(segments, index, +1)
-        )
-        return _literal(whole.group(1), values, in_parens=in_parens)
+        in_parens = _in_parens(_neighbour_text(segments, index, -1), after)
+        return _literal(whole.group(1), values, in_parens=in_parens, like=like, after=after)
 
     def replace(match: re.Match[str]) -> str:
         resolved = values.get(match.group(1))
         assert resolved is not None
         if isinstance(resolved.value, datetime):
             return amc_timestamp(resolved.value)
+        if like and resolved.definition.type in (ParameterType.STRING, ParameterType.ENUM_SELECT):
+            return escape_string_content(_like_text(resolved.definition, resolved.value), quote)
         if resolved.definition.type in LIST_TYPES:
             raise ParameterError(
                 resolved.definition.name,
@@ -505,7 +599,8 @@ def _substitute_string(text: str, segments: Sequence[_Segment], index: int, valu
             )
         return sql_fragment(resolved.definition, resolved.value, quote)
 
-    return quote + PLACEHOLDER.sub(replace, body) + quote
+    rendered = quote + PLACEHOLDER.sub(replace, body) + quote
+    return rendered + _escape_clause(after) if like else rendered
 
 
 def default_window(

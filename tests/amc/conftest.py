@@ -30,6 +30,9 @@ CAMPAIGN_SQL = (
 USERS_SQL = "SELECT COUNT(DISTINCT user_id) AS users FROM dsp_impressions"
 
 FAST_RETRIES = RetryPolicy(max_attempts=6, initial_delay=0.01, max_delay=0.05, deadline=20.0)
+FAST_SUBMISSIONS = RetryPolicy(
+    max_attempts=6, initial_delay=0.01, max_delay=0.05, deadline=20.0, rate_limit_wait=20.0
+)
 FAST_POLLS = PollPolicy(initial_interval=0.05, max_interval=0.2, multiplier=1.5)
 
 
@@ -42,6 +45,7 @@ def config_for(simulator: AmcSimulator, **changes: Any) -> AmcConfig:
         "default_marketplace_id": simulator.marketplace_id,
         "rate_limit": RateLimit(requests_per_second=500.0, burst=500),
         "retry_policy": FAST_RETRIES,
+        "submission_retry_policy": FAST_SUBMISSIONS,
         "timeout_seconds": 15.0,
     }
     options.update(changes)

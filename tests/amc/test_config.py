@@ -23,6 +23,21 @@ def test_defaults_to_north_america_hosts(tmp_path: Path) -> None:
     assert config.token_url == "https://api.amazon.com/auth/o2/token"
     assert config.client_id == "cid"
     assert config.client_secret.get_secret_value() == "shh-123"
+    # Submissions wait out a 429 storm for 45 minutes; other calls keep their attempt count.
+    assert config.submission_retry_policy.rate_limit_wait == 2700.0
+    assert config.retry_policy.rate_limit_wait is None
+
+
+def test_the_submission_rate_limit_wait_is_configurable(tmp_path: Path) -> None:
+    settings = settings_from(
+        {
+            "AMC_CLIENT_ID": "cid",
+            "AMC_CLIENT_SECRET": "shh-123",
+            "RECOMAMP_AMC_SUBMIT_RATE_LIMIT_WAIT_SECONDS": "600",
+        },
+        tmp_path,
+    )
+    assert AmcConfig.from_settings(settings).submission_retry_policy.rate_limit_wait == 600.0
 
 
 def test_configured_urls_win_for_both_hosts(tmp_path: Path) -> None:

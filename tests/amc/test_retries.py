@@ -75,6 +75,83 @@ def test_a_retry_after_beyond_the_deadline_gives_up_at_once(
     assert request_count(amc_simulator, WORKFLOWS) == before + 1
 
 
+EXECUTIONS_CREATED = "POST /amc/reporting/{instanceId}/workflowExecutions"
+
+
+def storm_policy(limit: float) -> RetryPolicy:
+    """A submission policy that waits a 429 storm out for `limit` seconds, 3 attempts else."""
+    return RetryPolicy(
+        max_attempts=3, initial_delay=0.01, max_delay=0.05, deadline=20.0, rate_limit_wait=limit
+    )
+
+
+def test_a_429_storm_on_submission_is_waited_out_past_the_attempt_count(
+    amc_simulator: AmcSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A storm was given up after 8 attempts (9.4 s with Retry-After: 1): now it is waited out."""
+    caplog.set_level(logging.WARNING, logger="recomamp_pipelines.amc")
+    workflow_id = f"storm-{uuid.uuid4().hex}"
+    with client_for(amc_simulator, submission_retry_policy=storm_policy(30.0)) as client:
+        instance = client.instance(amc_simulator.instance_id)
+        instance.create_workflow(workflow_id, USERS_SQL)
+        before = request_count(amc_simulator, EXECUTIONS_CREATED)
+        amc_simulator.set_faults(
+            rate_limit_next=12, rate_limit_retry_after=0.02, fault_method="POST"
+        )
+        created = instance.create_execution(complete_window(), workflow_id=workflow_id)
+        listed = instance.list_executions(workflow_id=workflow_id)
+
+    assert request_count(amc_simulator, EXECUTIONS_CREATED) == before + 13
+    assert [e.workflow_execution_id for e in listed] == [created.workflow_execution_id]
+    waits = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(waits) == 12
+    # Each wait says how many attempts so far, how long, and how long is left of the limit.
+    for number, line in enumerate(waits, start=1):
+        assert f"retrying in 0.02 s (as AMC's Retry-After asked), attempt {number + 1} " in line
+        assert f"({number} rate limited so far)" in line
+        assert "s left of the 30 s allowed for the rate limit" in line
+    left = [float(line.split(" s left of")[0].rsplit(" ", 1)[1]) for line in waits]
+    assert left == sorted(left, reverse=True) and 29.0 < left[0] <= 30.0
+
+
+def test_a_429_storm_on_submission_beyond_the_limit_ends_in_a_clear_error(
+    amc_simulator: AmcSimulator,
+) -> None:
+    workflow_id = f"long-storm-{uuid.uuid4().hex}"
+    with client_for(amc_simulator, submission_retry_policy=storm_policy(1.0)) as client:
+        instance = client.instance(amc_simulator.instance_id)
+        instance.create_workflow(workflow_id, USERS_SQL)
+        before = request_count(amc_simulator, EXECUTIONS_CREATED)
+        amc_simulator.set_faults(
+            rate_limit_next=10_000, rate_limit_retry_after=0.1, fault_method="POST"
+        )
+        with pytest.raises(AmcRateLimited) as caught:
+            instance.create_execution(complete_window(), workflow_id=workflow_id)
+        amc_simulator.clear_faults()
+        listed = instance.list_executions(workflow_id=workflow_id)
+
+    message = str(caught.value)
+    assert "HTTP 429" in message
+    assert "would pass the 1 s allowed for waiting out the rate limit" in message
+    sent = request_count(amc_simulator, EXECUTIONS_CREATED) - before
+    # About ten tries of 0.1 s: far more than the 3 attempts other failures get, and none ran.
+    assert 5 <= sent <= 11, sent
+    assert listed == []
+
+
+def test_other_calls_keep_their_attempt_count_in_a_429_storm(
+    amc_simulator: AmcSimulator,
+) -> None:
+    with client_for(amc_simulator, submission_retry_policy=storm_policy(30.0)) as client:
+        instance = client.instance(amc_simulator.instance_id)
+        before = request_count(amc_simulator, WORKFLOWS)
+        amc_simulator.set_faults(rate_limit_next=50, rate_limit_retry_after=0.01)
+        with pytest.raises(AmcRateLimited, match="gave up after 6 attempts"):
+            instance.list_workflows()
+        amc_simulator.clear_faults()
+    assert request_count(amc_simulator, WORKFLOWS) == before + 6
+
+
 def test_server_errors_are_retried(instance: InstanceClient, amc_simulator: AmcSimulator) -> None:
     before = statuses(amc_simulator)
     amc_simulator.set_faults(server_error_next=3, server_error_status=502)
@@ -171,7 +248,9 @@ def test_a_429_to_one_client_pauses_the_others_of_the_account(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="recomamp_pipelines.amc.ratelimit")
     limit = RateLimit(requests_per_second=100.0, burst=100)
-    policy = RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05, deadline=20)
+    # The pause lasts AMC's Retry-After, up to max_delay: long enough here (1 s) for the other
+    # client to start while it holds, even on a loaded machine.
+    policy = RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=2.0, deadline=20)
     throttled = client_for(amc_simulator, rate_limit=limit, retry_policy=policy)
     other = client_for(amc_simulator, rate_limit=limit, retry_policy=policy)
     try:

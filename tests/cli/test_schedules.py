@@ -12,7 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from recomamp_pipelines.cli import app
+from recomamp_pipelines.scheduling.cadence import Cadence
 from recomamp_pipelines.scheduling.claims import claim_due_ticks
+from recomamp_pipelines.scheduling.manage import ScheduleInputError, create_schedule
 from tests.scheduling.helpers import Owner, add_owner, add_schedule, schedule_row
 
 runner = CliRunner()
@@ -129,6 +131,82 @@ def test_create_refuses_a_bad_cadence_naming_it(
     )
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_a_cron_with_a_day_of_month_step_is_refused_naming_the_preset(
+    db_conn: psycopg.Connection, owner: Owner
+) -> None:
+    """'0 0 */14 * *' was accepted without a word although it restarts every month."""
+    result = runner.invoke(
+        app,
+        [
+            "schedules",
+            "create",
+            "--user",
+            owner.email,
+            "--workflow",
+            "Weekly report",
+            "--cron",
+            "0 0 */14 * *",
+        ],
+    )
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert "day-of-month '*/14' starts over every month (days 1,15,29)" in output
+    assert "use --preset biweekly --anchor YYYY-MM-DD" in output
+    assert "'0 0 1,15,29 * *'" in output
+    assert db_conn.execute("select count(*) from workflow_schedules").fetchone() == (0,)
+
+    # The days listed on purpose are accepted, and so is the preset it names.
+    invoke(
+        "create", "--user", owner.email, "--workflow", "Weekly report", "--cron", "0 0 1,15,29 * *"
+    )
+    invoke(
+        "create",
+        "--user",
+        owner.email,
+        "--workflow",
+        "Weekly report",
+        "--preset",
+        "biweekly",
+        "--anchor",
+        "2025-01-06",
+    )
+    rows = db_conn.execute(
+        "select schedule_type, cron_expression, interval_days from workflow_schedules "
+        "order by created_at"
+    ).fetchall()
+    assert rows == [("cron", "0 0 1,15,29 * *", None), ("interval", None, 14)]
+
+
+def test_list_warns_about_a_stored_cron_with_a_day_of_month_step(
+    db_conn: psycopg.Connection, owner: Owner
+) -> None:
+    schedule_id = add_schedule(
+        db_conn, owner, cron="0 0 */14 * *", next_run_at=datetime(2025, 1, 1, tzinfo=UTC)
+    )
+    output = " ".join(invoke("list", "--user", owner.email).split())
+    assert f"warning: schedule {schedule_id}" in output
+    assert "starts over every month (days 1,15,29)" in output
+    assert "--preset biweekly --anchor YYYY-MM-DD" in output
+
+
+def test_the_domain_refuses_a_day_of_month_step_whatever_calls_it(
+    db_conn: psycopg.Connection, owner: Owner
+) -> None:
+    for cadence in (
+        Cadence.cron("0 6 */3 * *", "UTC"),
+        Cadence.cron("0 6 1-31/10 * *", "Europe/Berlin"),
+    ):
+        with pytest.raises(ScheduleInputError, match="starts over every month"):
+            create_schedule(
+                db_conn,
+                user_email=owner.email,
+                workflow="Weekly report",
+                cadence=cadence,
+                now=datetime(2025, 1, 1, tzinfo=UTC),
+            )
+    assert db_conn.execute("select count(*) from workflow_schedules").fetchone() == (0,)
 
 
 def test_pause_and_resume(db_conn: psycopg.Connection, owner: Owner) -> None:

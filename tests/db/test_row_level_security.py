@@ -282,27 +282,175 @@ def test_a_user_changes_their_own_rows(db_conn: Conn, tenants: Tenants) -> None:
         ):
             assert db_conn.execute(statement, (row_id,)).rowcount == 1, statement
         db_conn.execute(
-            "update report_data_weeks set status = 'FAILED' where id = %s", (a.week_id,)
-        )
-        db_conn.execute(
-            "insert into report_data_weeks (collection_id, week_start_date, week_end_date, "
-            "status) values (%s, '2024-01-08', '2024-01-14', 'SUCCESS')",
+            "insert into report_data_weeks (collection_id, week_start_date, week_end_date) "
+            "values (%s, '2024-01-08', '2024-01-14')",
             (a.collection_id,),
         )
         assert (
             one(
                 db_conn,
-                "select (completed_weeks, failed_weeks)::text from report_data_collections "
-                "where id = %s",
+                "select (total_weeks, completed_weeks, failed_weeks)::text "
+                "from report_data_collections where id = %s",
                 (a.collection_id,),
             )
-            == "(1,1)"
+            == "(2,1,0)"
         )
         assert one(db_conn, "select count(*) from query_template_parameters") == 1
         assert one(db_conn, "select count(*) from query_template_reports") == 1
         assert (
             db_conn.execute("delete from workflows where id = %s", (a.workflow_id,)).rowcount == 1
         )
+
+
+# A user's attempts on the pipeline's own columns of their own rows: (statement, tenant field,
+# the column the error names).
+PIPELINE_WRITES = [
+    (
+        "update amc_instances set max_concurrent_executions = 500 where id = %s",
+        "instance_id",
+        "max_concurrent_executions",
+    ),
+    (
+        "update amc_instances set max_concurrent_executions = 2 where id = %s",
+        "instance_id",
+        "max_concurrent_executions",
+    ),
+    (
+        "update amc_instances set health_status = 'HEALTHY' where id = %s",
+        "instance_id",
+        "health_status",
+    ),
+    ("update report_data_weeks set status = 'FAILED' where id = %s", "week_id", "status"),
+    (
+        "update report_data_weeks set data_checksum = repeat('a', 64) where id = %s",
+        "week_id",
+        "data_checksum",
+    ),
+    (
+        "update workflow_executions set status = 'SUCCESS' where id = %s",
+        "execution_id",
+        "status",
+    ),
+    (
+        "update workflow_executions set heartbeat_at = now() where id = %s",
+        "execution_id",
+        "heartbeat_at",
+    ),
+    (
+        "update workflow_schedules set consecutive_failures = 0, last_run_status = 'SUCCESS' "
+        "where id = %s",
+        "schedule_id",
+        "last_run_status",
+    ),
+    ("update schedule_runs set status = 'SUCCESS' where id = %s", "schedule_run_id", "status"),
+    (
+        "update report_data_collections set partition_key = 'someone-else' where id = %s",
+        "collection_id",
+        "partition_key",
+    ),
+    (
+        "insert into report_data_weeks (collection_id, week_start_date, week_end_date, status) "
+        "values (%s, '2024-01-08', '2024-01-14', 'SUCCESS')",
+        "collection_id",
+        "status",
+    ),
+    (
+        "insert into workflow_executions (workflow_id, user_id, instance_id, heartbeat_at) "
+        "select id, user_id, instance_id, now() from workflows where id = %s",
+        "workflow_id",
+        "heartbeat_at",
+    ),
+    (
+        "insert into amc_instances (instance_id, name, user_id, account_id, "
+        "max_concurrent_executions) select 'amcmine', 'mine', user_id, account_id, 10 "
+        "from amc_instances where id = %s",
+        "instance_id",
+        None,  # 10 is the default: allowed
+    ),
+    (
+        "insert into amc_instances (instance_id, name, user_id, account_id, "
+        "max_concurrent_executions) select 'amcmine', 'mine', user_id, account_id, 50 "
+        "from amc_instances where id = %s",
+        "instance_id",
+        "max_concurrent_executions",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("statement", "field", "column"), PIPELINE_WRITES, ids=[w[0][:60] for w in PIPELINE_WRITES]
+)
+def test_a_user_cannot_write_the_pipelines_columns_of_their_own_rows(
+    db_conn: Conn, tenants: Tenants, statement: str, field: str, column: str | None
+) -> None:
+    """Users could raise their AMC limit and rewrite week statuses, checksums and heartbeats."""
+    row_id = getattr(tenants.a, field)
+    with acting_as(db_conn, tenants.a.user_id):
+        if column is None:
+            assert db_conn.execute(statement, (row_id,)).rowcount == 1
+            return
+        with (
+            pytest.raises(
+                errors.InsufficientPrivilege,
+                match=rf"\.{column} is written by the pipeline: a signed-in user cannot",
+            ),
+            attempt(db_conn),
+        ):
+            db_conn.execute(statement, (row_id,))
+
+
+def test_the_pipeline_writes_its_columns_and_users_keep_their_settings(
+    db_conn: Conn, tenants: Tenants
+) -> None:
+    a = tenants.a
+    with acting_as(db_conn, a.user_id):
+        for statement, row_id in (
+            (
+                "update amc_instances set name = 'renamed', is_active = false where id = %s",
+                a.instance_id,
+            ),
+            (
+                "update workflow_schedules set cron_expression = '0 7 * * 1', "
+                "timezone = 'Europe/Paris', is_active = false where id = %s",
+                a.schedule_id,
+            ),
+            (
+                "update report_data_collections set name = 'renamed', end_date = '2024-06-30' "
+                "where id = %s",
+                a.collection_id,
+            ),
+            ("update workflows set sql_query = 'select 2' where id = %s", a.workflow_id),
+            # A client sending the whole row back, pipeline columns unchanged.
+            (
+                "update report_data_weeks set status = status, data_checksum = data_checksum, "
+                "week_number = 1 where id = %s",
+                a.week_id,
+            ),
+            (
+                "update amc_instances set max_concurrent_executions = max_concurrent_executions "
+                "where id = %s",
+                a.instance_id,
+            ),
+        ):
+            assert db_conn.execute(statement, (row_id,)).rowcount == 1, statement
+
+        with (
+            pytest.raises(errors.InsufficientPrivilege, match="the pipeline ends it"),
+            attempt(db_conn),
+        ):
+            db_conn.execute("delete from workflow_executions where id = %s", (a.execution_id,))
+
+    # The pipeline (the owner) writes them as before.
+    db_conn.execute(
+        "update amc_instances set max_concurrent_executions = 4 where id = %s", (a.instance_id,)
+    )
+    db_conn.execute("update report_data_weeks set status = 'FAILED' where id = %s", (a.week_id,))
+    db_conn.execute(
+        "update workflow_executions set heartbeat_at = now() where id = %s", (a.execution_id,)
+    )
+    assert one(db_conn, "select status from report_data_weeks where id = %s", (a.week_id,)) == (
+        "FAILED"
+    )
 
 
 def test_the_summary_view_shows_a_user_only_their_collections(

@@ -25,6 +25,7 @@ RENAMED_TRIGGERS = {
 # without a test fails here first.
 KNOWN_FUNCTIONS = {
     "aggregate_collection_weeks",
+    "amc_instance_slot_limit",
     "announce_released_amc_slot",
     "calculate_collection_progress",
     "calculate_week_over_week_change",
@@ -33,6 +34,8 @@ KNOWN_FUNCTIONS = {
     "jsonb_concat_sum",
     "maintain_asin_list_count",
     "protect_collection_progress",
+    "refuse_user_deletes_of_executions_in_flight",
+    "refuse_user_writes_of_pipeline_columns",
     "release_amc_instance_slot",
     "release_slot_of_finished_execution",
     "reset_collection_progress",

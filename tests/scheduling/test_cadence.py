@@ -17,6 +17,7 @@ from recomamp_pipelines.scheduling.cadence import (
     InvalidIntervalError,
     biweekly,
     daily,
+    day_of_month_step_problem,
     every_3_days,
     every_n_days,
     first_business_day,
@@ -592,3 +593,33 @@ def test_rolling_window_refuses_bad_lookback() -> None:
         rolling_window(utc(2026, 6, 10), 0, "UTC")
     with pytest.raises(InvalidTimezoneError, match="'Mars/Olympus'"):
         rolling_window(utc(2026, 6, 10), 7, "Mars/Olympus")
+
+
+@pytest.mark.parametrize(
+    ("expression", "days", "instead"),
+    [
+        ("0 0 */14 * *", "1,15,29", "--preset biweekly --anchor YYYY-MM-DD"),
+        ("0 6 */3 * *", "1,4,7,10,13,16,19,22,25,28,31", "--preset every_3_days --anchor"),
+        ("30 2 */7 * *", "1,8,15,22,29", "--preset weekly --weekday N"),
+        ("0 0 2-31/10 * *", "2,12,22", "--every-days 10 --anchor YYYY-MM-DD"),
+    ],
+)
+def test_a_day_of_month_step_names_the_preset_meant(
+    expression: str, days: str, instead: str
+) -> None:
+    problem = day_of_month_step_problem(expression)
+    assert problem is not None
+    assert f"starts over every month (days {days})" in problem
+    assert instead in problem
+    listed = expression.split()
+    listed[2] = days
+    assert repr(" ".join(listed)) in problem
+    # What the message offers instead is itself accepted.
+    assert day_of_month_step_problem(" ".join(listed)) is None
+
+
+@pytest.mark.parametrize(
+    "expression", ["0 0 1,15 * *", "0 0 */1 * *", "*/15 * * * *", "0 9 * * 1/2", "@monthly"]
+)
+def test_crons_without_a_day_of_month_step_pass(expression: str) -> None:
+    assert day_of_month_step_problem(expression) is None

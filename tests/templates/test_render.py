@@ -293,12 +293,12 @@ def test_placeholders_inside_string_literals_are_escaped_for_that_literal() -> N
     sql = "select 1 as x from t where c like '%{{campaign}}%' and b = \"{{brand}} line\""
     rendered = render(sql, window=WEEK, definitions=definitions, saved=saved, now=NOW)
     assert rendered.sql == (
-        "select 1 as x from t where c like '%50\\\\%\\\\_off \\'sale\\'%' "
+        "select 1 as x from t where c like '%50\\\\%\\\\_off \\'sale\\'%' ESCAPE '\\\\' "
         'and b = "Acme \\"Pro\\" line"'
     )
     tree = sqlglot.parse_one(rendered.sql, read="spark")
     literals = sorted(lit.this for lit in tree.find_all(sqlglot.exp.Literal) if lit.is_string)
-    assert literals == ["%50\\%\\_off 'sale'%", 'Acme "Pro" line']
+    assert literals == ["%50\\%\\_off 'sale'%", 'Acme "Pro" line', "\\"]
 
 
 def test_a_whole_quoted_placeholder_becomes_the_typed_literal() -> None:

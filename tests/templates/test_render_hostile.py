@@ -5,13 +5,17 @@ Unicode look-alikes of the apostrophe, NULs and very long values through `{{plac
 rendering. Whatever is accepted must parse (sqlglot, Spark dialect) to the same tree as a
 harmless value once string literals are blanked out, and must come back out of the literal
 exactly as it went in. Whatever is refused must be refused by a ParameterError that says why.
+Inside backticks only identifiers pass; in a LIKE pattern a plain string matches itself only
+(its `%` and `_` escaped, checked by DuckDB's LIKE); VALUES rows keep their shape.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import duckdb
 import pytest
 import sqlglot
 from hypothesis import HealthCheck, given, settings
@@ -27,7 +31,12 @@ from recomamp_pipelines.templates.params import (
     escape_like,
     like_pattern,
 )
-from recomamp_pipelines.templates.render import RunWindow, render
+from recomamp_pipelines.templates.render import (
+    LIKE_ESCAPE_CLAUSE,
+    RenderError,
+    RunWindow,
+    render,
+)
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 WINDOW = RunWindow(datetime(2024, 1, 8), datetime(2024, 1, 15), "UTC")
@@ -137,16 +146,38 @@ SCALAR_SQL = [
     'select count(distinct user_id) as users from dsp_impressions where campaign = "{{ p }}"',
     "select max(campaign) as c from dsp_impressions where campaign like '%{{p}}%' and x = 1",
     "select count(1) as n from t where a = {{p}}-- trailing comment\n and b = 2",
+    "select count(1) as n from t where campaign not like {{p}} and x = 1",
+    "select x from (values ({{p}}, 1), ('b', 2)) as v (x, y) where y = 1",
+    "select x from (values ('{{p}}'), ('b')) as v (x)",
 ]
 LIST_SQL = [
     "select count(distinct user_id) as users from t where campaign in ({{p}}) and x = 1",
     "select count(distinct user_id) as users from t where campaign in {{p}} group by 1",
     "select count(distinct user_id) as users from t where campaign in ( '{{p}}' )",
+    "select * from (values ({{p}})) as v",
 ]
 
 
 def assert_same_shape(sql: str, harmless_sql: str) -> None:
     assert blank_literals(sql) == blank_literals(harmless_sql), sql
+
+
+def like(text: str, pattern: str) -> bool:
+    """DuckDB's LIKE with the escape the renderer names (the simulator's engine)."""
+    row = duckdb.execute("select ? like ? escape '\\'", [text, pattern]).fetchone()
+    assert row is not None
+    return bool(row[0])
+
+
+def assert_like_matches_only_itself(pattern: str, value: str, *, anywhere: bool) -> None:
+    """The pattern matches the value (within other text if `anywhere`), and no text in which
+    a `%` or `_` of the value stands for something else."""
+    around = ("before ", " after") if anywhere else ("", "")
+    assert like(around[0] + value + around[1], pattern), (pattern, value)
+    for wildcard, stand_in in (("%", "x%y"), ("_", "z")):
+        if wildcard in value:
+            other = value.replace(wildcard, stand_in)
+            assert not like(around[0] + other + around[1], pattern), (pattern, value)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -160,7 +191,14 @@ def test_hostile_strings_keep_the_shape_of_the_query(value: str, position: int) 
     harmless = rendered_or_refused(sql, ParameterType.STRING, "harmless")
     assert harmless is not None
     assert_same_shape(rendered, harmless[0])
-    expected = f"%{value}%" if "like" in sql else value
+    if "like" in sql:
+        # Plain strings are literal in a LIKE pattern: escaped, with the escape named.
+        assert LIKE_ESCAPE_CLAUSE in rendered
+        body = escape_like(value)
+        expected = f"%{body}%" if "like '%" in sql else body
+        assert_like_matches_only_itself(expected, value, anywhere="like '%" in sql)
+    else:
+        expected = value
     assert expected in string_literals(rendered)
 
 
@@ -184,8 +222,10 @@ def test_hostile_campaign_filters_keep_the_shape_and_their_literal_meaning(
     assert harmless is not None
     assert_same_shape(rendered, harmless[0])
     body = value if wildcards else escape_like(value)
-    expected = f"%{body}%" if "like" in sql else like_pattern(value, rules)
+    expected = f"%{body}%" if "like '%" in sql else like_pattern(value, rules)
     assert expected in string_literals(rendered)
+    if "like '%" in sql and not wildcards:
+        assert_like_matches_only_itself(expected, value, anywhere=True)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -245,5 +285,90 @@ def test_control_characters_are_refused_not_rendered(value: str) -> None:
             window=WINDOW,
             definitions=[definition(ParameterType.STRING)],
             saved={"p": value},
+            now=NOW,
+        )
+
+
+IDENTIFIER_SQL = [
+    "select `{{p}}` as c, sum(total_cost) as cost from dsp_impressions group by 1",
+    "select campaign as `{{p}}` from dsp_impressions",
+    "select count(1) as n from t group by `{{p}}`",
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    value=st.one_of(hostile_text, st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True)),
+    position=st.integers(0, len(IDENTIFIER_SQL) - 1),
+)
+def test_only_identifiers_fill_a_placeholder_in_backticks(value: str, position: int) -> None:
+    sql = IDENTIFIER_SQL[position]
+    try:
+        rendered = render(
+            sql,
+            window=WINDOW,
+            definitions=[definition(ParameterType.STRING)],
+            saved={"p": value},
+            now=NOW,
+        )
+    except ParameterError as exc:
+        assert exc.parameter == "p"
+        assert "an identifier inside backticks" in exc.expected or any(
+            reason in exc.expected for reason in ACCEPTABLE_REFUSALS
+        ), str(exc)
+        assert not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", value)
+        return
+    assert rendered.sql == sql.replace("{{p}}", value)
+    harmless = render(
+        sql,
+        window=WINDOW,
+        definitions=[definition(ParameterType.STRING)],
+        saved={"p": "harmless"},
+        now=NOW,
+    )
+    assert blank_identifiers(rendered.sql) == blank_identifiers(harmless.sql)
+
+
+def blank_identifiers(sql: str) -> exp.Expr:
+    def blank(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Identifier):
+            return exp.Identifier(this="?", quoted=node.quoted)
+        return node
+
+    return sqlglot.parse_one(sql, read="spark").transform(blank)
+
+
+def test_a_column_smuggled_through_backticks_is_refused() -> None:
+    """A saved value closing the backticks added a column AMC ran."""
+    hostile = "label`, sum(total_cost) as `injected_cost"
+    with pytest.raises(ParameterError, match="expected an identifier inside backticks"):
+        render(
+            "select `{{p}}`, count(1) as n from dsp_impressions group by 1",
+            window=WINDOW,
+            definitions=[definition(ParameterType.STRING)],
+            saved={"p": hostile},
+            now=NOW,
+        )
+
+
+def test_a_string_declared_a_pattern_keeps_its_wildcards() -> None:
+    rendered = render(
+        "select 1 as n from t where campaign like '{{p}}'",
+        window=WINDOW,
+        definitions=[definition(ParameterType.STRING, wildcards=True)],
+        saved={"p": "Brand_%"},
+        now=NOW,
+    )
+    assert sorted(string_literals(rendered.sql)) == ["Brand_%", "\\"]
+    assert like("BrandX anything", "Brand_%")
+
+
+def test_another_escape_character_after_a_pattern_with_values_is_refused() -> None:
+    with pytest.raises(RenderError, match="write ESCAPE"):
+        render(
+            "select 1 as n from t where campaign like '%{{p}}%' escape '!'",
+            window=WINDOW,
+            definitions=[definition(ParameterType.STRING)],
+            saved={"p": "50%"},
             now=NOW,
         )
