@@ -15,6 +15,7 @@ from recomamp_pipelines.cli import schedules as schedules_commands
 from recomamp_pipelines.cli import simulator as simulator_commands
 from recomamp_pipelines.cli import templates as templates_commands
 from recomamp_pipelines.cli import users as users_commands
+from recomamp_pipelines.cli import views as views_commands
 from recomamp_pipelines.cli import workflows as workflows_commands
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.add_typer(workflows_commands.app, name="workflows")
 app.add_typer(simulator_commands.app, name="amc-simulator")
 app.add_typer(collections_commands.app, name="collections")
 app.add_typer(schedules_commands.app, name="schedules")
+app.add_typer(views_commands.app, name="views")
 app.command("backfill")(collections_commands.backfill)
 app.command("demo")(demo_commands.demo)
 app.command("dev")(demo_commands.dev)
