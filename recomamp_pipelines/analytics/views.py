@@ -122,6 +122,7 @@ class CompiledView:
     reads: frozenset[str]  # other views of the set, by name
     sources: frozenset[str]  # other relations, schema-qualified
     template_key: str | None
+    reads_results: bool  # through a macro: the tables of schema results
 
     @property
     def name(self) -> str:
@@ -181,21 +182,28 @@ def macro_files(directory: Path = VIEWS_DIR) -> list[Path]:
 class _Compiler:
     """Expands the macros of one file with what the database holds now."""
 
-    def __init__(self, conn: psycopg.Connection, results: Mapping[str, Sequence[tuple[str, str]]]):
+    def __init__(
+        self,
+        conn: psycopg.Connection | None,
+        results: Mapping[str, Sequence[tuple[str, str]]],
+    ):
         self.conn = conn
         self.results = results
         self.config: dict[str, Any] = {}
         self.template_key: str | None = None
+        self.reads_results = False
 
     def reset(self) -> None:
         self.config = {}
         self.template_key = None
+        self.reads_results = False
 
     def config_macro(self, **options: Any) -> str:
         self.config.update(options)
         return ""
 
     def results_union(self) -> str:
+        self.reads_results = True
         branches = [self._results_branch(table, columns) for table, columns in self.results.items()]
         return self._union(branches, self._empty_results())
 
@@ -206,6 +214,7 @@ class _Compiler:
                 "a family mart reads one template"
             )
         self.template_key = template_key
+        self.reads_results = True
         try:
             template = official_template(template_key)
         except UnknownTemplateError as error:
@@ -214,9 +223,11 @@ class _Compiler:
             (column.name, map_output_column(column.name, column.type, None).postgres_type)
             for column in template.output_columns
         ]
-        with self.conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(load("template_workflows"), {"template_key": template_key})
-            workflow_ids = [row["workflow_id"] for row in cur.fetchall()]
+        workflow_ids = []
+        if self.conn is not None:
+            with self.conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(load("template_workflows"), {"template_key": template_key})
+                workflow_ids = [row["workflow_id"] for row in cur.fetchall()]
         branches = []
         for workflow_id in workflow_ids:
             table = f"workflow_{workflow_id.hex}"
@@ -339,12 +350,16 @@ def relations_read(view_sql: str, label: str) -> set[tuple[str, str]]:
 
 
 def compile_views(
-    conn: psycopg.Connection, files: Sequence[ViewFile] | None = None
+    conn: psycopg.Connection | None, files: Sequence[ViewFile] | None = None
 ) -> list[CompiledView]:
-    """Expand every file's macros and find what it reads; errors name the file."""
+    """Expand every file's macros and find what it reads; errors name the file.
+
+    Without a connection the macros expand as for a database without results tables: enough
+    to know what each view reads (the Dagster definitions are built that way).
+    """
     files = view_files() if files is None else files
     names = {view.name for view in files}
-    compiler = _Compiler(conn, _results_tables(conn))
+    compiler = _Compiler(conn, _results_tables(conn) if conn is not None else {})
     # Renders SQL, not HTML: the macros return composed, quoted SQL.
     environment = jinja2.Environment(
         undefined=jinja2.StrictUndefined,
@@ -389,6 +404,7 @@ def compile_views(
                 reads=frozenset(reads),
                 sources=frozenset(sources),
                 template_key=compiler.template_key,
+                reads_results=compiler.reads_results,
             )
         )
     return compiled

@@ -9,7 +9,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tests.analytics.fixture import FAILED_ERROR, FAILED_WEEK, AnalystFixture
+from recomamp_pipelines.analytics.data_tests import data_tests, run_data_test
+from recomamp_pipelines.analytics.views import compile_views, refresh_marts
+from tests.analytics.fixture import FAILED_ERROR, FAILED_WEEK, KPI_WEEKS, AnalystFixture
 
 Conn = psycopg.Connection[Any]
 
@@ -293,3 +295,28 @@ def test_schedule_reliability(db_conn: Conn, analyst: AnalystFixture) -> None:
     # S F F (skip) S F: the longest streak is 2, the current one 1
     assert schedule["longest_failure_streak"] == 2
     assert schedule["current_failure_streak"] == 1
+
+
+def test_every_data_test_passes_on_the_fixture_and_a_stale_mart_fails_one(
+    db_conn: Conn, analyst: AnalystFixture
+) -> None:
+    tests = data_tests(compile_views(db_conn))
+    assert {test.name for test in tests} >= {
+        "collection_weekly_kpis__totals_match_results",
+        "sponsored_ads_weekly__family_rows_match_results",
+        "dsp_campaign_weekly__family_rows_match_results",
+    }
+    failed = [result for test in tests if not (result := run_data_test(db_conn, test)).passed]
+    assert failed == []
+    # new rows of a week that the materialized mart has not seen yet
+    db_conn.execute(
+        "update results.{} set impressions = impressions + 1".format(
+            f"workflow_{analyst.a.workflows['own funnel'].hex}"
+        )
+    )
+    totals = next(t for t in tests if t.name == "collection_weekly_kpis__totals_match_results")
+    result = run_data_test(db_conn, totals)
+    assert result.failing_rows == 3  # the three weeks with rows
+    assert {row["week_start_date"] for row in result.sample} == set(KPI_WEEKS)
+    refresh_marts(db_conn)
+    assert run_data_test(db_conn, totals).passed
