@@ -11,6 +11,7 @@ from recomamp_pipelines.cli import amc as amc_commands
 from recomamp_pipelines.cli import collections as collections_commands
 from recomamp_pipelines.cli import db as db_commands
 from recomamp_pipelines.cli import demo as demo_commands
+from recomamp_pipelines.cli import report as report_commands
 from recomamp_pipelines.cli import schedules as schedules_commands
 from recomamp_pipelines.cli import simulator as simulator_commands
 from recomamp_pipelines.cli import templates as templates_commands
@@ -36,6 +37,7 @@ app.add_typer(views_commands.app, name="views")
 app.command("backfill")(collections_commands.backfill)
 app.command("demo")(demo_commands.demo)
 app.command("dev")(demo_commands.dev)
+app.command("report")(report_commands.report)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -11,6 +12,7 @@ import pytest
 from recomamp_pipelines.analytics.views import view_files
 from recomamp_pipelines.definitions import defs
 from recomamp_pipelines.defs.analytics.assets import analytics_views, view_key
+from recomamp_pipelines.defs.analytics.reports import COLLECTION_REPORTS, collection_reports
 from recomamp_pipelines.defs.collections.assets import WEEKLY_RESULTS
 from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
 from recomamp_pipelines.defs.resources import RecomampResource
@@ -109,7 +111,9 @@ def test_automation_refreshes_the_marts_once_per_run_of_weeks(seeded: str) -> No
         # the views exist from `db upgrade`: nothing to do before anything changes
         assert first.total_requested == 0
         result = dg.materialize(
-            [analytics_views], instance=instance, resources={"recomamp": RecomampResource()}
+            [analytics_views, collection_reports],
+            instance=instance,
+            resources={"recomamp": RecomampResource()},
         )
         assert result.success
         quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
@@ -122,6 +126,7 @@ def test_automation_refreshes_the_marts_once_per_run_of_weeks(seeded: str) -> No
         assert after.get_num_requested(view_key("stg_workflow_results")) == 1
         assert after.get_num_requested(view_key("stg_workflow_schedules")) == 0
         assert after.get_num_requested(WEEKLY_RESULTS) == 0
+        assert after.get_num_requested(COLLECTION_REPORTS) == 1
 
         settled = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, cursor=after.cursor
@@ -133,7 +138,9 @@ def test_the_marts_wait_while_weeks_are_in_progress(seeded: Any) -> None:
     with dg.instance_for_test() as instance:
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         dg.materialize(
-            [analytics_views], instance=instance, resources={"recomamp": RecomampResource()}
+            [analytics_views, collection_reports],
+            instance=instance,
+            resources={"recomamp": RecomampResource()},
         )
         quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         _weeks_done(instance, ["2024-01-01"])
@@ -168,3 +175,27 @@ def test_the_marts_wait_while_weeks_are_in_progress(seeded: Any) -> None:
             defs=defs, instance=instance, cursor=waiting.cursor
         )
         assert done.get_num_requested(view_key("collection_weekly_kpis")) == 1
+
+
+def test_the_reports_asset_writes_snapshots_and_links_each_page(
+    seeded: str, recomamp_env: dict[str, str]
+) -> None:
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [analytics_views, collection_reports],
+            instance=instance,
+            resources={"recomamp": RecomampResource()},
+        )
+        assert result.success
+        event = instance.get_latest_materialization_event(COLLECTION_REPORTS)
+        assert event is not None and event.asset_materialization is not None
+        metadata = event.asset_materialization.metadata
+        assert metadata["reports"].value == 3
+        link = metadata["funnel 2024"].value
+        assert isinstance(link, str) and link.startswith("file://")
+        page = Path(link.removeprefix("file://"))
+        assert page.parent == Path(recomamp_env["RECOMAMP_HOME"]) / "reports"
+        assert "funnel 2024" in page.read_text(encoding="utf-8")
+    with psycopg.connect(seeded) as conn:
+        snapshots = conn.execute("select count(*) from collection_report_snapshots").fetchone()
+    assert snapshots == (3,)
