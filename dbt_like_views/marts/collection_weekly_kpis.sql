@@ -1,6 +1,8 @@
 -- One row per collection and week: the week's status, rows and metric totals, the KPIs built from
 -- them (null where the result lacks an input or a denominator is zero) and each metric's change
--- from the collection's previous week.
+-- from the collection's previous week. The totals are the week's summary_stats, which the ingest
+-- computes from the rows it loads (a data test checks them against the results rows): a refresh
+-- reads one row a week, not every result row.
 {{ config(materialized='materialized_view', unique_key=['collection_id', 'week_start_date']) }}
 with
 
@@ -10,27 +12,6 @@ collections as (
 
 weeks as (
     select * from analytics.stg_collection_weeks
-),
-
-results as (
-    select * from analytics.stg_workflow_results
-    where source_kind = 'collection'
-),
-
-week_totals as (
-    select
-        results.collection_id,
-        results.week_start_date,
-        count(*) as result_rows,
-        sum(results.impressions) as impressions,
-        sum(results.clicks) as clicks,
-        sum(results.spend_usd) as spend_usd,
-        sum(results.purchases) as purchases,
-        sum(results.sales_usd) as sales_usd,
-        sum(results.units_sold) as units_sold,
-        sum(results.new_to_brand_sales_usd) as new_to_brand_sales_usd
-    from results
-    group by results.collection_id, results.week_start_date
 ),
 
 weekly as (
@@ -43,28 +24,24 @@ weekly as (
         weeks.week_end_date,
         weeks.week_status,
         weeks.is_published,
-        coalesce(week_totals.result_rows, 0) as result_rows,
-        week_totals.impressions,
-        week_totals.clicks,
-        week_totals.spend_usd,
-        week_totals.purchases,
-        week_totals.sales_usd,
-        week_totals.units_sold,
-        week_totals.new_to_brand_sales_usd,
-        analytics.safe_divide(week_totals.clicks, week_totals.impressions) as ctr,
-        analytics.safe_divide(week_totals.spend_usd, week_totals.clicks) as cpc_usd,
-        analytics.safe_divide(week_totals.spend_usd, week_totals.impressions) * 1000 as cpm_usd,
-        analytics.safe_divide(week_totals.purchases, week_totals.clicks) as cvr,
-        analytics.safe_divide(week_totals.spend_usd, week_totals.sales_usd) as acos,
-        analytics.safe_divide(week_totals.sales_usd, week_totals.spend_usd) as roas,
-        analytics.safe_divide(week_totals.new_to_brand_sales_usd, week_totals.sales_usd)
+        coalesce(weeks.stats_row_count, 0) as result_rows,
+        weeks.impressions,
+        weeks.clicks,
+        weeks.spend_usd,
+        weeks.purchases,
+        weeks.sales_usd,
+        weeks.units_sold,
+        weeks.new_to_brand_sales_usd,
+        analytics.safe_divide(weeks.clicks, weeks.impressions) as ctr,
+        analytics.safe_divide(weeks.spend_usd, weeks.clicks) as cpc_usd,
+        analytics.safe_divide(weeks.spend_usd, weeks.impressions) * 1000 as cpm_usd,
+        analytics.safe_divide(weeks.purchases, weeks.clicks) as cvr,
+        analytics.safe_divide(weeks.spend_usd, weeks.sales_usd) as acos,
+        analytics.safe_divide(weeks.sales_usd, weeks.spend_usd) as roas,
+        analytics.safe_divide(weeks.new_to_brand_sales_usd, weeks.sales_usd)
             as new_to_brand_sales_share
     from weeks
     inner join collections on collections.collection_id = weeks.collection_id
-    left join week_totals
-        on
-            week_totals.collection_id = weeks.collection_id
-            and week_totals.week_start_date = weeks.week_start_date
 ),
 
 previous as (

@@ -1,4 +1,6 @@
--- One row per collection and week: status, AMC's error, and the week's summary_stats unpacked.
+-- One row per collection and week: status, AMC's error, and the week's summary_stats unpacked:
+-- its ratios, and the totals of the metrics the marts add up (computed by the ingest from the
+-- week's rows; null where the result has no such column).
 with
 
 weeks as (
@@ -34,6 +36,7 @@ final as (
         (weeks.summary_stats ->> 'acos')::double precision as stats_acos,
         (weeks.summary_stats ->> 'roas')::double precision as stats_roas,
         (weeks.summary_stats ->> 'ntb_sales_share')::double precision as stats_ntb_sales_share,
+        {{ summary_metrics('weeks.summary_stats') }},
         weeks.summary_stats,
         weeks.started_at,
         weeks.completed_at,

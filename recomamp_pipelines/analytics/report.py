@@ -31,7 +31,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from recomamp_pipelines.analytics.queries import load
-from recomamp_pipelines.analytics.views import ANALYTICS_SCHEMA, compile_views
+from recomamp_pipelines.analytics.views import ANALYTICS_SCHEMA, static_views
 
 GENERATED_BY = "recomamp report"
 TEMPLATE = Path(__file__).with_name("report.html")
@@ -127,7 +127,7 @@ def find_collection(conn: psycopg.Connection, value: str) -> ReportCollection:
 @cache
 def family_marts() -> dict[str, str]:
     """The family mart of each template key, from the view files."""
-    return {view.template_key: view.name for view in compile_views(None) if view.template_key}
+    return {view.template_key: view.name for view in static_views() if view.template_key}
 
 
 def _aggregate(rows: Sequence[Mapping[str, Any]], field_name: str, how: str = "") -> float | None:

@@ -11,6 +11,9 @@ schema `analytics`. A file may use three macros, written as in dbt:
   the metadata columns and the metrics of `RESULT_METRICS` (null where a table lacks them).
 - `{{ template_results('key') }}` is the results tables of the workflows made from the official
   template `key`, with that template's declared output columns, typed.
+- `{{ summary_metrics('weeks.summary_stats') }}` is the same metrics read from a week's
+  summary_stats (the `<column>_sum` the ingest computed), so that a mart of weeks reads one row
+  a week instead of every result row.
 
 The relations a view reads are found by parsing its compiled SQL (sqlglot): views of this set
 order the creation (a cycle or an unknown `analytics.` name is an error naming the file), other
@@ -28,6 +31,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +211,29 @@ class _Compiler:
         branches = [self._results_branch(table, columns) for table, columns in self.results.items()]
         return self._union(branches, self._empty_results())
 
+    def summary_metrics(self, stats: str) -> str:
+        """The metrics of RESULT_METRICS read from a week's summary_stats (`<column>_sum`)."""
+        lines = []
+        for metric in RESULT_METRICS:
+            candidates = [
+                sql.SQL(
+                    "case when ({stats} ->> {count})::bigint > 0 "
+                    "then ({stats} ->> {total})::double precision * {scale} end"
+                ).format(
+                    stats=sql.SQL(stats),  # the file's own expression
+                    count=sql.Literal(f"{column}_count"),
+                    total=sql.Literal(f"{column}_sum"),
+                    scale=sql.Literal(scale),
+                )
+                for column, scale in metric.sources
+            ]
+            lines.append(
+                sql.SQL("coalesce({}) as {}").format(
+                    sql.SQL(", ").join(candidates), sql.Identifier(metric.name)
+                )
+            )
+        return sql.SQL(",\n        ").join(lines).as_string(self.conn)
+
     def template_results(self, template_key: str) -> str:
         if self.template_key is not None and self.template_key != template_key:
             raise ViewDefinitionError(
@@ -369,6 +396,7 @@ def compile_views(
     environment.globals.update(
         config=compiler.config_macro,
         results_union=compiler.results_union,
+        summary_metrics=compiler.summary_metrics,
         template_results=compiler.template_results,
     )
     compiled = []
@@ -631,6 +659,24 @@ def _describe(error: psycopg.Error) -> str:
     return text
 
 
+def static_views(directory: Path = VIEWS_DIR) -> list[CompiledView]:
+    """The views in creation order, compiled without a database, once per content of the files.
+
+    Which views are materialized, what they read and their order do not depend on the results
+    tables; parsing is the costly part, so a refresh reuses it while the files stay the same.
+    """
+    files = view_files(directory)
+    fingerprint = hashlib.sha256(
+        "\0".join(f"{view.label}\0{view.text}" for view in files).encode("utf-8")
+    ).hexdigest()
+    return list(_static_views(directory, fingerprint))
+
+
+@cache
+def _static_views(directory: Path, fingerprint: str) -> tuple[CompiledView, ...]:
+    return tuple(creation_order(compile_views(None, view_files(directory))))
+
+
 @dataclass(frozen=True)
 class RefreshedMart:
     """A materialized mart refreshed, and how long it took."""
@@ -649,7 +695,7 @@ def refresh_marts(
     `conn` must be in autocommit mode: each refresh commits on its own, so a mart's readers see
     its new rows as soon as it is done.
     """
-    views = creation_order(compile_views(conn, view_files(directory)))
+    views = static_views(directory)
     wanted = None if names is None else set(names)
     refreshed = []
     for view in views:
@@ -677,8 +723,6 @@ def apply_and_refresh(
 ) -> tuple[ApplyReport, list[RefreshedMart]]:
     """Apply the views, then refresh the materialized marts this apply did not just create."""
     report = apply_views(conn, directory)
-    materialized = [
-        view.name for view in compile_views(conn, view_files(directory)) if view.materialized
-    ]
+    materialized = [view.name for view in static_views(directory) if view.materialized]
     stale = [name for name in materialized if name not in report.created]
     return report, refresh_marts(conn, stale, directory) if stale else []

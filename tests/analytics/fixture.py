@@ -111,12 +111,25 @@ def add_collection(conn: Conn, owner: Owner, name: str, workflow_id: uuid.UUID) 
     return collection_id
 
 
+def week_stats(
+    columns: Sequence[Mapping[str, str]], rows: Sequence[tuple[Any, ...]]
+) -> dict[str, float]:
+    """The `<column>_sum`, `<column>_count` and `row_count` the ingest would record."""
+    stats: dict[str, float] = {"row_count": len(rows)}
+    for index, column in enumerate(columns):
+        if column["dataType"] in ("LONG", "DOUBLE", "DECIMAL", "INTEGER"):
+            values = [row[index] for row in rows if row[index] is not None]
+            stats[f"{column['name']}_sum"] = sum(values)
+            stats[f"{column['name']}_count"] = len(values)
+    return stats
+
+
 def add_week(
     conn: Conn,
     collection_id: uuid.UUID,
     week: date,
     status: str,
-    rows: int | None = None,
+    stats: Mapping[str, float] | None = None,
     error: str | None = None,
 ) -> None:
     conn.execute(
@@ -128,9 +141,9 @@ def add_week(
             week,
             week + timedelta(days=6),
             status,
-            rows,
+            None if stats is None else stats["row_count"],
             error,
-            psycopg.types.json.Jsonb({"row_count": rows}) if rows is not None else None,
+            None if stats is None else psycopg.types.json.Jsonb(dict(stats)),
         ),
     )
 
@@ -268,14 +281,20 @@ def seed(conn: Conn) -> AnalystFixture:
     create_results(conn, kpi_workflow, KPI_COLUMNS)
     kpis = add_collection(conn, a, "funnel 2024", kpi_workflow)
     for week, rows in KPI_WEEKS.items():
-        add_week(conn, kpis, week, "SUCCESS", rows=len(rows))
+        add_week(conn, kpis, week, "SUCCESS", week_stats(KPI_COLUMNS, rows))
         insert_results(conn, kpi_workflow, KPI_COLUMNS, a, "collection", kpis, week, rows)
     add_week(conn, kpis, FAILED_WEEK, "FAILED", error=FAILED_ERROR)
 
     ads_workflow = add_workflow(conn, a, "sponsored ads", "sponsored_ads_performance")
     create_results(conn, ads_workflow, SPONSORED_ADS_COLUMNS)
     ads = add_collection(conn, a, "sponsored ads 2024", ads_workflow)
-    add_week(conn, ads, date(2024, 1, 1), "SUCCESS", rows=len(SPONSORED_ADS_ROWS))
+    add_week(
+        conn,
+        ads,
+        date(2024, 1, 1),
+        "SUCCESS",
+        week_stats(SPONSORED_ADS_COLUMNS, SPONSORED_ADS_ROWS),
+    )
     insert_results(
         conn,
         ads_workflow,
@@ -302,16 +321,10 @@ def seed(conn: Conn) -> AnalystFixture:
     b_workflow = add_workflow(conn, b, "b's funnel", None)
     create_results(conn, b_workflow, KPI_COLUMNS)
     b_collection = add_collection(conn, b, "b 2024", b_workflow)
-    add_week(conn, b_collection, date(2024, 1, 1), "SUCCESS", rows=1)
+    b_rows = [("b1", 10, 1, 1.0, 1, 2.0, 1, 1.0)]
+    add_week(conn, b_collection, date(2024, 1, 1), "SUCCESS", week_stats(KPI_COLUMNS, b_rows))
     insert_results(
-        conn,
-        b_workflow,
-        KPI_COLUMNS,
-        b,
-        "collection",
-        b_collection,
-        date(2024, 1, 1),
-        [("b1", 10, 1, 1.0, 1, 2.0, 1, 1.0)],
+        conn, b_workflow, KPI_COLUMNS, b, "collection", b_collection, date(2024, 1, 1), b_rows
     )
     add_executions(conn, b, b_workflow)
     return AnalystFixture(a=a, b=b)

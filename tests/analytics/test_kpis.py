@@ -308,15 +308,13 @@ def test_every_data_test_passes_on_the_fixture_and_a_stale_mart_fails_one(
     }
     failed = [result for test in tests if not (result := run_data_test(db_conn, test)).passed]
     assert failed == []
-    # new rows of a week that the materialized mart has not seen yet
-    db_conn.execute(
-        "update results.{} set impressions = impressions + 1".format(
-            f"workflow_{analyst.a.workflows['own funnel'].hex}"
-        )
-    )
+    # rows that no longer agree with the summary_stats their weeks recorded
+    table = f"workflow_{analyst.a.workflows['own funnel'].hex}"
+    db_conn.execute(f"update results.{table} set impressions = impressions + 1")
+    refresh_marts(db_conn)
     totals = next(t for t in tests if t.name == "collection_weekly_kpis__totals_match_results")
     result = run_data_test(db_conn, totals)
     assert result.failing_rows == 3  # the three weeks with rows
     assert {row["week_start_date"] for row in result.sample} == set(KPI_WEEKS)
-    refresh_marts(db_conn)
+    db_conn.execute(f"update results.{table} set impressions = impressions - 1")
     assert run_data_test(db_conn, totals).passed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,13 @@ from tests.analytics.fixture import seed
 VIEW_KEYS = {view_key(view.name) for view in view_files()}
 
 
+def evaluate(**kwargs: Any) -> Any:
+    """Dagster's automation evaluation, on a thread of its own: it runs an event loop, and a
+    session's Playwright keeps one running on the test's thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(dg.evaluate_automation_conditions, **kwargs).result()
+
+
 def test_definitions_load_and_the_graph_shows_the_lineage() -> None:
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
@@ -29,12 +37,12 @@ def test_definitions_load_and_the_graph_shows_the_lineage() -> None:
     assert graph.get(view_key("collection_weekly_kpis")).parent_keys == {
         view_key("stg_collections"),
         view_key("stg_collection_weeks"),
-        view_key("stg_workflow_results"),
     }
     # from the weekly AMC results through staging to the marts
     assert view_key("stg_workflow_results") in graph.get(WEEKLY_RESULTS).child_keys
+    assert view_key("stg_collection_weeks") in graph.get(WEEKLY_RESULTS).child_keys
     assert view_key("collection_weekly_kpis") in (
-        graph.get(view_key("stg_workflow_results")).child_keys
+        graph.get(view_key("stg_collection_weeks")).child_keys
     )
     kpis = graph.get(view_key("collection_weekly_kpis"))
     assert kpis.code_version is not None
@@ -107,7 +115,7 @@ def _weeks_done(instance: dg.DagsterInstance, weeks: list[str]) -> None:
 
 def test_automation_refreshes_the_marts_once_per_run_of_weeks(seeded: str) -> None:
     with dg.instance_for_test() as instance:
-        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        first = evaluate(defs=defs, instance=instance)
         # the views exist from `db upgrade`: nothing to do before anything changes
         assert first.total_requested == 0
         result = dg.materialize(
@@ -116,33 +124,31 @@ def test_automation_refreshes_the_marts_once_per_run_of_weeks(seeded: str) -> No
             resources={"recomamp": RecomampResource()},
         )
         assert result.success
-        quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        quiet = evaluate(defs=defs, instance=instance, cursor=first.cursor)
         assert quiet.total_requested == 0
 
         _weeks_done(instance, ["2024-01-01", "2024-01-08", "2024-01-15"])
-        after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor)
+        after = evaluate(defs=defs, instance=instance, cursor=quiet.cursor)
         kpis = view_key("collection_weekly_kpis")
         assert after.get_num_requested(kpis) == 1  # three weeks, one refresh
-        assert after.get_num_requested(view_key("stg_workflow_results")) == 1
+        assert after.get_num_requested(view_key("stg_collection_weeks")) == 1
         assert after.get_num_requested(view_key("stg_workflow_schedules")) == 0
         assert after.get_num_requested(WEEKLY_RESULTS) == 0
         assert after.get_num_requested(COLLECTION_REPORTS) == 1
 
-        settled = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=after.cursor
-        )
+        settled = evaluate(defs=defs, instance=instance, cursor=after.cursor)
         assert settled.get_num_requested(kpis) == 0
 
 
 def test_the_marts_wait_while_weeks_are_in_progress(seeded: Any) -> None:
     with dg.instance_for_test() as instance:
-        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        first = evaluate(defs=defs, instance=instance)
         dg.materialize(
             [analytics_views, collection_reports],
             instance=instance,
             resources={"recomamp": RecomampResource()},
         )
-        quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        quiet = evaluate(defs=defs, instance=instance, cursor=first.cursor)
         _weeks_done(instance, ["2024-01-01"])
         # a run of further weeks is under way
         run = instance.create_run_for_job(
@@ -158,9 +164,7 @@ def test_the_marts_wait_while_weeks_are_in_progress(seeded: Any) -> None:
                 message="started",
             ),
         )
-        waiting = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=quiet.cursor
-        )
+        waiting = evaluate(defs=defs, instance=instance, cursor=quiet.cursor)
         assert waiting.get_num_requested(view_key("collection_weekly_kpis")) == 0
         # the run ends: the marts are refreshed once, for every week of it
         instance.handle_run_event(
@@ -171,9 +175,7 @@ def test_the_marts_wait_while_weeks_are_in_progress(seeded: Any) -> None:
                 message="finished",
             ),
         )
-        done = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=waiting.cursor
-        )
+        done = evaluate(defs=defs, instance=instance, cursor=waiting.cursor)
         assert done.get_num_requested(view_key("collection_weekly_kpis")) == 1
 
 

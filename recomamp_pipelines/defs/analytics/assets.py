@@ -27,6 +27,7 @@ from recomamp_pipelines.analytics.views import (
     compile_views,
     creation_order,
     refresh_marts,
+    static_views,
     view_columns,
 )
 from recomamp_pipelines.defs.collections.assets import WEEKLY_RESULTS
@@ -35,7 +36,7 @@ from recomamp_pipelines.defs.resources import RecomampResource
 # Relations written by the weekly results asset, besides the results tables.
 WRITTEN_BY_WEEKLY_RESULTS = frozenset({"public.report_data_weeks", "public.workflow_executions"})
 
-VIEWS = creation_order(compile_views(None))
+VIEWS = static_views()
 TESTS = data_tests(VIEWS)
 
 AUTOMATION = (
