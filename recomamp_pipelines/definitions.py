@@ -6,6 +6,7 @@ import dagster as dg
 
 from recomamp_pipelines.defs.analytics.assets import analytics_views
 from recomamp_pipelines.defs.analytics.reports import collection_reports
+from recomamp_pipelines.defs.analytics.sensors import analytics_automation_sensor
 from recomamp_pipelines.defs.collections.assets import (
     collection_weekly_results,
     collection_weeks_job,
@@ -28,6 +29,7 @@ defs = dg.Definitions(
         collection_backfill_sensor,
         workflow_schedules_sensor,
         dead_run_reconciler,
+        analytics_automation_sensor,
     ],
     resources={"recomamp": RecomampResource(), "scheduler_clock": SchedulerClock()},
 )

@@ -31,6 +31,8 @@ def evaluate(**kwargs: Any) -> Any:
 
 def test_definitions_load_and_the_graph_shows_the_lineage() -> None:
     dg.Definitions.validate_loadable(defs)
+    sensor = defs.resolve_sensor_def("analytics_automation_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     graph = defs.resolve_asset_graph()
     assert set(graph.get_all_asset_keys()) >= VIEW_KEYS
     assert WEEKLY_RESULTS in graph.get(view_key("stg_workflow_results")).parent_keys
