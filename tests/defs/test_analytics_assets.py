@@ -203,3 +203,52 @@ def test_the_reports_asset_writes_snapshots_and_links_each_page(
     with psycopg.connect(seeded) as conn:
         snapshots = conn.execute("select count(*) from collection_report_snapshots").fetchone()
     assert snapshots == (3,)
+
+
+ASSET_NODE_QUERY = """
+query AnalyticsAsset($assetKey: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $assetKey) {
+    ... on AssetNode {
+      dependencyKeys { path }
+      assetMaterializations(limit: 1) {
+        metadataEntries {
+          label
+          ... on TableSchemaMetadataEntry { schema { columns { name type } } }
+          ... on IntMetadataEntry { intValue }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def test_the_ui_shows_the_lineage_and_the_column_schema(seeded: str) -> None:
+    from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
+
+    definitions = Path(__file__).resolve().parents[2] / "recomamp_pipelines" / "definitions.py"
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [analytics_views],
+            instance=instance,
+            resources={"recomamp": RecomampResource()},
+            selection=[view_key("collection_weekly_kpis")],
+        )
+        assert result.success
+        with define_out_of_process_context(str(definitions), "defs", instance) as context:
+            answer = execute_dagster_graphql(
+                context,
+                ASSET_NODE_QUERY,
+                variables={"assetKey": {"path": ["analytics", "collection_weekly_kpis"]}},
+            )
+    node = answer.data["assetNodeOrError"]
+    assert sorted(key["path"][-1] for key in node["dependencyKeys"]) == [
+        "stg_collection_weeks",
+        "stg_collections",
+    ]
+    entries = {
+        entry["label"]: entry for entry in node["assetMaterializations"][0]["metadataEntries"]
+    }
+    assert entries["dagster/row_count"]["intValue"] == 6
+    columns = {c["name"]: c["type"] for c in entries["dagster/column_schema"]["schema"]["columns"]}
+    assert columns["roas"] == "double precision"
