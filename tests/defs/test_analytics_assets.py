@@ -235,12 +235,18 @@ def test_the_ui_shows_the_lineage_and_the_column_schema(seeded: str) -> None:
             selection=[view_key("collection_weekly_kpis")],
         )
         assert result.success
-        with define_out_of_process_context(str(definitions), "defs", instance) as context:
-            answer = execute_dagster_graphql(
-                context,
-                ASSET_NODE_QUERY,
-                variables={"assetKey": {"path": ["analytics", "collection_weekly_kpis"]}},
-            )
+
+        def ask() -> Any:
+            with define_out_of_process_context(str(definitions), "defs", instance) as context:
+                return execute_dagster_graphql(
+                    context,
+                    ASSET_NODE_QUERY,
+                    variables={"assetKey": {"path": ["analytics", "collection_weekly_kpis"]}},
+                )
+
+        # on a thread of its own, as for `evaluate`: GraphQL execution runs an event loop
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            answer = pool.submit(ask).result()
     node = answer.data["assetNodeOrError"]
     assert sorted(key["path"][-1] for key in node["dependencyKeys"]) == [
         "stg_collection_weeks",
