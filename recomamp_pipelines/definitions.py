@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from recomamp_pipelines.defs.analytics.assets import analytics_views
+from recomamp_pipelines.defs.analytics.reports import collection_reports
+from recomamp_pipelines.defs.analytics.sensors import analytics_automation_sensor
 from recomamp_pipelines.defs.collections.assets import (
     collection_weekly_results,
     collection_weeks_job,
@@ -18,7 +21,7 @@ from recomamp_pipelines.defs.schedules.resources import SchedulerClock
 from recomamp_pipelines.defs.schedules.sensors import workflow_schedules_sensor
 
 defs = dg.Definitions(
-    assets=[collection_weekly_results],
+    assets=[collection_weekly_results, analytics_views, collection_reports],
     jobs=[collection_weeks_job, scheduled_workflows_job],
     schedules=[nightly_collection_weeks],
     sensors=[
@@ -26,6 +29,7 @@ defs = dg.Definitions(
         collection_backfill_sensor,
         workflow_schedules_sensor,
         dead_run_reconciler,
+        analytics_automation_sensor,
     ],
     resources={"recomamp": RecomampResource(), "scheduler_clock": SchedulerClock()},
 )

@@ -20,6 +20,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from recomamp_pipelines.analytics.views import apply_and_refresh
 from recomamp_pipelines.crypto import TokenCipher, ensure_local_key
 from recomamp_pipelines.db.connection import database_url, describe_url
 from recomamp_pipelines.db.migrations import upgrade
@@ -243,6 +244,12 @@ def run_demo(console: Console) -> bool:
             succeeded = succeeded and all(w.outcome != "failed" for w in report.weeks)
     for table in week_tables(url, collections):
         console.print(table)
+    with psycopg.connect(url, autocommit=True) as conn:
+        views, refreshed = apply_and_refresh(conn)
+    console.print(
+        f"Analyst views: {views.summary()}, {len(refreshed)} mart(s) refreshed; "
+        "query them in the schema analytics (dbt_like_views/README.md)."
+    )
     console.print(
         f"Settings: {settings.settings_file}. Dagster: {settings.dagster_home}. "
         "Open the UI with `make dev`."

@@ -256,8 +256,6 @@ def _simulator(settings: Settings, env: Mapping[str, str], execution_seconds: fl
 
 
 def _code_server(settings: Settings, env: Mapping[str, str], port: int) -> Service:
-    from dagster._grpc.client import DagsterGrpcClient
-
     args = [
         _script("dagster"),
         "code-server",
@@ -273,13 +271,15 @@ def _code_server(settings: Settings, env: Mapping[str, str], port: int) -> Servi
         "--location-name",
         LOCATION_NAME,
     ]
-    client = DagsterGrpcClient(port=port, host=HOST)
+    health_check = [_script("dagster"), "api", "grpc-health-check", "-h", HOST, "-p", str(port)]
 
     def ready(_: subprocess.Popen[bytes]) -> str | None:
+        # Dagster's own health check: serving once the definitions have loaded.
         try:
-            return f"grpc://{HOST}:{port}" if client.ping("up") else None
-        except Exception:  # not listening yet, or still loading the definitions
+            answer = subprocess.run(health_check, capture_output=True, timeout=60, check=False)
+        except subprocess.TimeoutExpired:
             return None
+        return f"grpc://{HOST}:{port}" if answer.returncode == 0 else None
 
     return _start(settings, CODE_SERVER, args, env, url=f"grpc://{HOST}:{port}", ready=ready)
 

@@ -53,6 +53,13 @@ def test_demo_backfills_the_sample_account_and_is_safe_to_run_again(
             runs = conn.execute(
                 "select count(distinct dagster_run_id) from workflow_executions"
             ).fetchone()
+            # the analyst marts hold every week of both collections
+            kpis = conn.execute(
+                "select collection_name, count(*), count(*) filter (where result_rows > 0) "
+                "from analytics.collection_weekly_kpis group by 1 order by 1"
+            ).fetchall()
+        assert kpis == [("DSP weekly 2026", 12, 12), ("Sponsored ads weekly", 12, 12)]
+        assert "Analyst views: 18 created or replaced" in first.stdout
         assert [(name, total, ok) for name, total, ok, _, _ in weeks] == [
             ("DSP weekly 2026", 12, 12),
             ("Sponsored ads weekly", 12, 12),
@@ -68,6 +75,7 @@ def test_demo_backfills_the_sample_account_and_is_safe_to_run_again(
         second = run_demo(env)
         assert second.returncode == 0, second.stdout + second.stderr
         assert second.stdout.count("12 reused") == 2
+        assert "Analyst views: 0 created or replaced, 18 unchanged" in second.stdout
         with psycopg.connect(url) as conn:
             executions = conn.execute("select count(*) from workflow_executions").fetchone()
         assert executions == (24,)

@@ -12,11 +12,13 @@ from recomamp_pipelines.cli import collections as collections_commands
 from recomamp_pipelines.cli import db as db_commands
 from recomamp_pipelines.cli import demo as demo_commands
 from recomamp_pipelines.cli import keys as keys_commands
+from recomamp_pipelines.cli import report as report_commands
 from recomamp_pipelines.cli import schedules as schedules_commands
 from recomamp_pipelines.cli import services as services_commands
 from recomamp_pipelines.cli import simulator as simulator_commands
 from recomamp_pipelines.cli import templates as templates_commands
 from recomamp_pipelines.cli import users as users_commands
+from recomamp_pipelines.cli import views as views_commands
 from recomamp_pipelines.cli import workflows as workflows_commands
 
 app = typer.Typer(
@@ -35,9 +37,11 @@ app.add_typer(collections_commands.app, name="collections")
 app.add_typer(schedules_commands.app, name="schedules")
 app.add_typer(services_commands.app, name="services")
 app.add_typer(keys_commands.app, name="keys")
+app.add_typer(views_commands.app, name="views")
 app.command("backfill")(collections_commands.backfill)
 app.command("demo")(demo_commands.demo)
 app.command("dev")(demo_commands.dev)
+app.command("report")(report_commands.report)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from recomamp_pipelines.cli.common import fail, settings, user_errors
+from recomamp_pipelines.cli.views import apply_and_report
 from recomamp_pipelines.db.connection import connect, database_url, describe_url
 from recomamp_pipelines.db.embedded import embedded_running, stop_embedded
 from recomamp_pipelines.db.migrations import status as migration_status
@@ -16,7 +17,7 @@ app = typer.Typer(help="The RecomAMP database: migrations, status, the embedded 
 
 @app.command()
 def upgrade() -> None:
-    """Apply pending migrations (each in its own transaction) and sync the template library."""
+    """Apply pending migrations, sync the template library, apply the analyst views."""
     config = settings()
     with user_errors():
         url = database_url(config)
@@ -31,6 +32,7 @@ def upgrade() -> None:
     else:
         typer.echo(f"{target} is up to date.")
     typer.echo(f"Template library: {report.summary()}.")
+    apply_and_report(url)
 
 
 @app.command()

@@ -4,20 +4,24 @@ Dagster 1.13 has no public export of these (checked on dagster 1.13.27, the pinn
 - the run tags of a partition range, which a single-run backfill carries and a launch from a
   script must set the same way (`dagster/asset_partition_range_start` and `..._end`);
 - the statuses a run never leaves (`FINISHED_STATUSES`);
-- the worker health a run launcher reports (`WorkerStatus`).
+- the worker health a run launcher reports (`WorkerStatus`, `CheckRunHealthResult`) and the
+  class data a configurable launcher is built from (`ConfigurableClassData`).
 An upgrade of the Dagster pin checks this module first.
 """
 
-from dagster._core.launcher import WorkerStatus
+from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from dagster._serdes import ConfigurableClassData
 
 __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG",
     "ASSET_PARTITION_RANGE_START_TAG",
+    "CheckRunHealthResult",
+    "ConfigurableClassData",
     "FINISHED_STATUSES",
     "WorkerStatus",
 ]

@@ -12,11 +12,13 @@ their own launchers.
 from collections.abc import Mapping
 from typing import Any, Self
 
-from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
-from dagster._core.launcher.default_run_launcher import DefaultRunLauncher
-from dagster._core.storage.dagster_run import DagsterRun
-from dagster._serdes import ConfigurableClassData
+from dagster import DagsterRun, DefaultRunLauncher
 
+from recomamp_pipelines.defs.dagster_private import (
+    CheckRunHealthResult,
+    ConfigurableClassData,
+    WorkerStatus,
+)
 from recomamp_pipelines.defs.recovery.liveness import local_worker_alive
 
 

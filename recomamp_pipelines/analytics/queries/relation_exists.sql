@@ -1,0 +1,1 @@
+select to_regclass(%(relation_name)s) is not null as relation_exists
