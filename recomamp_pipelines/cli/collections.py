@@ -128,7 +128,8 @@ def print_report(report: BackfillReport) -> None:
     for week in report.weeks:
         counts[week.outcome] = counts.get(week.outcome, 0) + 1
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-    run = f" (Dagster run {report.run_id})" if report.run_id else ""
+    runs = "runs" if report.run_id and "," in report.run_id else "run"
+    run = f" (Dagster {runs} {report.run_id})" if report.run_id else ""
     console.print(f"{len(report.weeks)} week(s): {summary}{run}")
 
 
@@ -179,7 +180,7 @@ def backfill_command(
 
 @app.command("retry-failed")
 def retry_failed(collection: str = typer.Argument(..., help="Collection id.")) -> None:
-    """Run the collection's FAILED weeks again (the weeks that succeeded are left alone)."""
+    """Run the collection's FAILED weeks again, and those whose run died; no other week."""
     backfill_command(str(_collection_id(collection)), None, None, False, only_failed=True)
 
 

@@ -52,6 +52,7 @@ class WeekResult:
 @dataclass(frozen=True)
 class BackfillReport:
     collection: CollectionContext
+    #: The Dagster run, or the runs comma-separated (one per contiguous range of weeks).
     run_id: str | None
     succeeded: bool
     weeks: list[WeekResult]
