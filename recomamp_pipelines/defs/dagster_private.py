@@ -20,8 +20,8 @@ from dagster._serdes import ConfigurableClassData
 __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG",
     "ASSET_PARTITION_RANGE_START_TAG",
+    "FINISHED_STATUSES",
     "CheckRunHealthResult",
     "ConfigurableClassData",
-    "FINISHED_STATUSES",
     "WorkerStatus",
 ]
