@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -83,6 +84,7 @@ class WeekOutcome:
     execution_id: uuid.UUID | None = None
     amc_execution_id: str | None = None
     amc_seconds: float | None = None
+    amc_queue_seconds: float | None = None
     published: LoadedWeek | None = None
     summary_stats: dict[str, Any] | None = None
     checks: tuple[CheckOutcome, ...] = ()
@@ -113,6 +115,8 @@ class WeekRunner:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     client_factory: Callable[[CollectionContext], AmcClient] | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    #: Told of each week's AMC submission and of every status change AMC reports.
+    on_progress: Callable[[Week, str], None] | None = None
     _client: AmcClient | None = field(default=None, init=False, repr=False)
     _client_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _saved_workflows: set[str] = field(default_factory=set, init=False, repr=False)
@@ -277,8 +281,11 @@ class WeekRunner:
             load("mark_week_running"),
             {**key, "execution_id": execution_id, "amc_execution_id": amc_id},
         )
+        if self.on_progress is not None:
+            verb = "submitted" if kind is OutcomeKind.SUBMITTED else "resumed"
+            self.on_progress(week, f"{verb}: AMC execution {amc_id}")
         try:
-            final = self._poll(conn, execution_id, amc_id)
+            final = self._poll(conn, week, execution_id, amc_id)
         except AmcNotFound as exc:
             # AMC no longer has the execution (it keeps them for a day): nothing to wait for.
             return self._end_attempt(
@@ -379,10 +386,18 @@ class WeekRunner:
             },
         )
 
-    def _poll(self, conn: psycopg.Connection, execution_id: uuid.UUID, amc_id: str) -> AmcExecution:
+    def _poll(
+        self, conn: psycopg.Connection, week: Week, execution_id: uuid.UUID, amc_id: str
+    ) -> AmcExecution:
         instance = self.instance_client()
+        started, last_status = time.monotonic(), None
 
         def on_poll(execution: AmcExecution) -> None:
+            nonlocal last_status
+            if self.on_progress is not None and execution.amc_status != last_status:
+                last_status = execution.amc_status
+                elapsed = time.monotonic() - started
+                self.on_progress(week, f"AMC status {execution.amc_status} after {elapsed:.0f} s")
             conn.execute(
                 load("record_poll"),
                 {
@@ -504,6 +519,7 @@ class WeekRunner:
             execution_id=execution_id,
             amc_execution_id=execution.workflow_execution_id,
             amc_seconds=amc_seconds,
+            amc_queue_seconds=execution.queue_seconds,
             published=published,
             summary_stats=dict(published.summary_stats),
             checks=checks,
