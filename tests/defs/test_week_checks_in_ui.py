@@ -47,7 +47,7 @@ def shown_statuses(instance: dg.DagsterInstance) -> dict[tuple[str, str], str]:
         shown: dict[tuple[str, str], str] = {}
         for key, state in states.items():
             for status, subset in state.subsets.items():
-                for partition_key in subset.subset_value.get_partition_keys():  # type: ignore[union-attr]
+                for partition_key in subset.subset_value.get_partition_keys():
                     shown[(key.name, str(partition_key).rsplit("|", 1)[1])] = status.value
     return shown
 
@@ -130,8 +130,7 @@ def test_blocking_checks_are_declared_blocking() -> None:
     assert set(specs) == {AMC_EXECUTION_CHECK, *(spec.name for spec in CHECKS)}
     for spec in CHECKS:
         assert specs[spec.name].blocking is (spec.severity == "ERROR"), spec.name
-        assert specs[spec.name].description is not None
-        assert specs[spec.name].description.startswith(f"[{spec.severity}")
+        assert (specs[spec.name].description or "").startswith(f"[{spec.severity}")
     assert specs[AMC_EXECUTION_CHECK].blocking
 
 
@@ -175,5 +174,5 @@ def test_materialization_metadata_is_a_table_with_figures_and_a_link(pipeline: P
         assert isinstance(metadata[figure], dg.IntMetadataValue | dg.FloatMetadataValue), figure
     assert isinstance(metadata["summary_stats"], dg.JsonMetadataValue)
     link = metadata["parquet_file"]
-    assert isinstance(link, dg.UrlMetadataValue) and link.url.startswith("file:///")
-    assert link.url.endswith(".parquet")
+    assert isinstance(link, dg.UrlMetadataValue)
+    assert (link.url or "").startswith("file:///") and (link.url or "").endswith(".parquet")
