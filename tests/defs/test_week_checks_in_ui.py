@@ -170,7 +170,7 @@ def test_materialization_metadata_is_a_table_with_figures_and_a_link(pipeline: P
     assert preview.records and all(set(r.data) == set(names) for r in preview.records)
     rows = metadata["dagster/row_count"]
     assert isinstance(rows, dg.IntMetadataValue) and rows.value and rows.value > 0
-    for figure in ("impressions", "clicks", "amc_run_seconds", "amc_queue_seconds"):
+    for figure in ("impressions", "clicks", "spend", "amc_run_seconds", "amc_queue_seconds"):
         assert isinstance(metadata[figure], dg.IntMetadataValue | dg.FloatMetadataValue), figure
     assert isinstance(metadata["summary_stats"], dg.JsonMetadataValue)
     link = metadata["parquet_file"]

@@ -18,7 +18,7 @@ from recomamp_pipelines.results.summary_stats import metric_sum_key
 
 PREVIEW_METADATA_ROWS = 10
 
-#: (metadata key, summary_stats role or key): the figures plotted over weeks.
+#: (metadata key, summary_stats role): the figures plotted over weeks.
 KEY_FIGURES: tuple[tuple[str, str], ...] = (
     ("impressions", "impressions"),
     ("clicks", "clicks"),
@@ -26,6 +26,8 @@ KEY_FIGURES: tuple[tuple[str, str], ...] = (
     ("purchases", "purchases"),
     ("sales", "sales"),
 )
+#: Spend already converted to dollars by a template, when the query has no raw cost column.
+SPEND_USD_SUM = "spend_usd_sum"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ def key_figures(stats: Mapping[str, Any]) -> dict[str, float | int]:
     figures: dict[str, float | int] = {}
     for name, role in KEY_FIGURES:
         key = metric_sum_key(stats, role)
+        if key is None and name == "spend" and SPEND_USD_SUM in stats:
+            key = SPEND_USD_SUM
         if key is not None and isinstance(stats.get(key), int | float):
             figures[name] = stats[key]
     if isinstance(stats.get("roas"), int | float):
