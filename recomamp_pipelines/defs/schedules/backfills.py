@@ -15,6 +15,7 @@ from dagster._core.storage.tags import (
 from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.collections.assets import REFRESH_TAG, collection_weeks_job
 from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
+from recomamp_pipelines.defs.collections.runs import runs_in_flight
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.defs.schedules.jobs import KIND_TAG
 from recomamp_pipelines.defs.schedules.liveness import runs_by_tag
@@ -55,7 +56,19 @@ def collection_backfill_sensor(
         requested = runs_by_tag(
             context.instance, BACKFILL_TAG, [c.backfill_run_key for c in collections]
         )
-        pending = [c for c in collections if c.backfill_run_key not in requested]
+        # A collection whose weeks a run is already on (the CLI's, the UI's) waits for it.
+        busy = runs_in_flight(context.instance)
+        for collection in collections:
+            if collection.partition_key in busy and collection.backfill_run_key not in requested:
+                context.log.info(
+                    f"collection {collection.name!r} left to run "
+                    f"{busy[collection.partition_key].run_id}, still in flight"
+                )
+        pending = [
+            c
+            for c in collections
+            if c.backfill_run_key not in requested and c.partition_key not in busy
+        ]
         missing = missing_weeks(conn, pending, now, settings.week_start_day)
     for collection in pending:
         weeks = missing[collection.collection_id]
