@@ -160,6 +160,7 @@ def test_materialization_metadata_is_a_table_with_figures_and_a_link(pipeline: P
 
     metadata = latest_metadata(pipeline, f"{collection.key}|{week}")
 
+    assert metadata["collection"] == dg.TextMetadataValue(SPONSORED)
     preview = metadata["preview"]
     assert isinstance(preview, dg.TableMetadataValue)
     schema = metadata["dagster/column_schema"]

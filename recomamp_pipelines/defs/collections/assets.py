@@ -51,6 +51,8 @@ __all__ = ["AMC_EXECUTION_CHECK", "REFRESH_TAG", "WEEKLY_RESULTS", "collection_w
 
 WEEKLY_RESULTS = dg.AssetKey(["amc", "collection_weekly_results"])
 REFRESH_TAG = "recomamp/refresh"
+#: The collection's own name, beside the slug its partition key is made of.
+COLLECTION_NAME = "collection"
 
 partitions = collection_weeks_partitions()
 check_specs = week_check_specs(WEEKLY_RESULTS, partitions)
@@ -83,7 +85,7 @@ class WeekReporter:
                         asset_key=WEEKLY_RESULTS,
                         partition=partition_key,
                         description=outcome.message,
-                        metadata=week_metadata(figures),
+                        metadata={COLLECTION_NAME: self.collection.name, **week_metadata(figures)},
                     )
             yield from self._unchanged_week_checks(outcome, partition_key)
             return
@@ -92,7 +94,10 @@ class WeekReporter:
                 asset_key=WEEKLY_RESULTS,
                 partition=partition_key,
                 description=outcome.message,
-                metadata=week_metadata(_figures_of(outcome, outcome.published)),
+                metadata={
+                    COLLECTION_NAME: self.collection.name,
+                    **week_metadata(_figures_of(outcome, outcome.published)),
+                },
             )
         # The checks evaluate the week's latest materialization: the one just reported, or
         # when the week was not published, the result it keeps.
@@ -103,6 +108,7 @@ class WeekReporter:
             partition_key,
             passed=not amc_failed,
             metadata={
+                COLLECTION_NAME: self.collection.name,
                 "outcome": outcome.kind.value,
                 "message": outcome.message,
                 "amc_execution_id": outcome.amc_execution_id or "",

@@ -5,11 +5,13 @@ from dagster import SensorEvaluationContext
 
 from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.collections.partitions import collections_partitions
+from recomamp_pipelines.defs.owners import OWNER
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.weeks.registration import register_collections, registered_partition_keys
 
 
 @dg.sensor(
+    owners=[OWNER],
     name="collections_sensor",
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,

@@ -16,6 +16,7 @@ from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.collections.assets import REFRESH_TAG, collection_weeks_job
 from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
 from recomamp_pipelines.defs.collections.runs import runs_in_flight
+from recomamp_pipelines.defs.owners import OWNER
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.defs.schedules.jobs import KIND_TAG
 from recomamp_pipelines.defs.schedules.liveness import runs_by_tag
@@ -29,6 +30,7 @@ BACKFILLED_STATUSES = ("ACTIVE", "COMPLETED", "FAILED")
 
 
 @dg.sensor(
+    owners=[OWNER],
     name="collection_backfill_sensor",
     job=collection_weeks_job,
     minimum_interval_seconds=60,

@@ -23,6 +23,7 @@ from dagster._core.storage.tags import (
 
 from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.collections.assets import REFRESH_TAG, collection_weeks_job
+from recomamp_pipelines.defs.owners import OWNER
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.defs.schedules.backfills import LAUNCHED_BY_TAG
 from recomamp_pipelines.defs.schedules.jobs import KIND_TAG, scheduled_workflows_job
@@ -144,6 +145,7 @@ def _schedule_recovery(
 
 
 @dg.sensor(
+    owners=[OWNER],
     name=SENSOR_NAME,
     jobs=[collection_weeks_job, scheduled_workflows_job],
     minimum_interval_seconds=120,
