@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from recomamp_pipelines.crypto import EncryptionKeyError
 from recomamp_pipelines.db.connection import DatabaseUnavailableError
@@ -43,6 +46,32 @@ def user_errors() -> Iterator[None]:
 def settings() -> Settings:
     with user_errors():
         return load_settings()
+
+
+JSON_OPTION = typer.Option(False, "--json", help="Print the rows as JSON (full values).")
+WIDE_OPTION = typer.Option(False, "--wide", help="Never shorten a column (full ids).")
+
+
+def print_rows(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    *,
+    as_json: bool,
+    wide: bool,
+    title: str | None = None,
+    empty: str = "nothing to show",
+) -> None:
+    """Rows as a table of `columns` ((key, heading) pairs), or as JSON with every field."""
+    if as_json:
+        typer.echo(json.dumps([dict(row) for row in rows], default=str, indent=2))
+        return
+    if not rows:
+        typer.echo(empty)
+        return
+    table = Table(*(heading for _, heading in columns), title=title)
+    for row in rows:
+        table.add_row(*("" if row.get(key) is None else str(row[key]) for key, _ in columns))
+    Console(width=100_000 if wide else None, soft_wrap=wide).print(table)
 
 
 def read_secret(prompt: str, reader: Callable[[], str] | None = None) -> str:
