@@ -23,6 +23,8 @@ app = typer.Typer(
     help="RecomAMP Pipelines: Amazon Marketing Cloud reporting on Dagster and PostgreSQL.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help: Typer's rich panels print a flag as if it took a value (`--refresh <bool>`).
+    rich_markup_mode=None,
 )
 app.add_typer(db_commands.app, name="db")
 app.add_typer(users_commands.app, name="users")
