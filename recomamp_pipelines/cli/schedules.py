@@ -232,6 +232,9 @@ def preview(
     if as_json:
         typer.echo(json.dumps([item.as_json() for item in previews], indent=2))
         return
+    if not previews:
+        typer.echo("no active schedule: nothing to preview (`recomamp schedules create` adds one)")
+        return
     for item in previews:
         console.print(f"[bold]{item.name}[/bold] ({item.schedule_id}, {item.timezone})")
         if item.error:
