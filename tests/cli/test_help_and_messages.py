@@ -29,3 +29,13 @@ def test_no_help_shows_a_flag_as_taking_a_value() -> None:
         assert "<bool>" not in result.output, (path, result.output)
     backfill = runner.invoke(app, ["backfill", "--help"], env={"COLUMNS": "100"})
     assert "--refresh " in backfill.output
+
+
+def test_a_bad_cron_is_named_as_the_option_typed() -> None:
+    from recomamp_pipelines.cli.schedules import as_typed
+
+    message = "cron_expression '61 * * * *': minute must be 0-59, got '61'"
+    assert as_typed(message) == "--cron '61 * * * *': minute must be 0-59, got '61'"
+    assert as_typed("interval_days 0: expected 1 or more; anchor_date x") == (
+        "--every-days 0: expected 1 or more; --anchor x"
+    )
