@@ -84,3 +84,12 @@ def test_collections_show_lists_every_week(account: str) -> None:
     unknown = runner.invoke(app, ["collections", "show", "not-an-id"])
     assert unknown.exit_code == 1
     assert "expected a UUID" in unknown.output
+
+
+def test_schedules_preview_says_when_there_is_nothing_to_show(recomamp_env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["schedules", "preview"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("no active schedule: nothing to preview")
+    assert listed("users", "list") == []
+    empty = runner.invoke(app, ["users", "list"])
+    assert empty.output.strip() == "no users yet"
