@@ -6,13 +6,18 @@ It needs no PostgreSQL and no settings: it writes what it uses into the settings
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,21 +48,36 @@ SIMULATOR_CLIENT_SECRET = "recomamp-demo-client-secret"  # noqa: S105 - the simu
 SIMULATOR_REFRESH_TOKENS = ("Atzr|recomamp-demo-ana", "Atzr|recomamp-demo-bo")
 SIMULATOR_INSTANCES = ("amcdemo01", "amcdemo02")
 SIMULATOR_PORT_KEY = "RECOMAMP_SIMULATOR_PORT"
+#: The line the simulator prints once it listens (read by the benchmarks).
 SIMULATOR_READY = "AMC simulator listening on "
+SIMULATOR_STATE = "simulator/server.json"
+SIMULATOR_LOCK = "simulator.lock"
 KPI_COLUMNS = (
-    ("impressions_sum", "impressions"),
+    ("impressions_sum", "impr."),
     ("reach_sum", "reach"),
     ("spend_usd_sum", "spend $"),
     ("clicks_sum", "clicks"),
     ("ctr", "CTR"),
     ("cpm", "CPM"),
     ("roas", "ROAS"),
-    ("ntb_sales_share", "NTB share"),
+    ("ntb_sales_share", "NTB"),
 )
+#: The week tables keep to an 80-column terminal: the first KPIs a query has, this many.
+MAX_KPI_COLUMNS = 5
+#: What the demo calls a week's outcome: a week submitted (or resumed) and loaded is published.
+OUTCOME_WORDS = {"submitted": "published", "resumed": "published"}
 
 
 class DemoError(RuntimeError):
     """The demo could not set up one of its parts."""
+
+
+@dataclass(frozen=True)
+class LocalSimulator:
+    """The simulator process a RECOMAMP_HOME shares, as its state file records it."""
+
+    pid: int
+    base_url: str
 
 
 def _free_port() -> int:
@@ -77,16 +97,8 @@ def _port_is_free(port: int) -> bool:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """Write the demo's settings (simulator endpoints and credentials, paths) and reload."""
-    stored = read_settings_file(settings.settings_file)
-    port = int(stored.get(SIMULATOR_PORT_KEY, "0")) or _free_port()
-    if not _port_is_free(port):
-        port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    """Write the demo's settings (simulator credentials, paths), start its simulator, reload."""
     values = {
-        SIMULATOR_PORT_KEY: str(port),
-        AMC_API_URL: base_url,
-        AMC_TOKEN_URL: f"{base_url}/auth/o2/token",
         AMC_CLIENT_ID: SIMULATOR_CLIENT_ID,
         AMC_CLIENT_SECRET: SIMULATOR_CLIENT_SECRET,
         DAGSTER_HOME: str(settings.dagster_home),
@@ -97,18 +109,87 @@ def demo_settings(settings: Settings) -> Settings:
         # The demo keeps its own key in the settings file, whichever database it uses.
         ensure_local_key(settings)
     # The demo talks to its simulator whatever the environment says about AMC.
-    for key in (AMC_API_URL, AMC_TOKEN_URL, AMC_CLIENT_ID, AMC_CLIENT_SECRET):
+    for key in (AMC_CLIENT_ID, AMC_CLIENT_SECRET):
         os.environ[key] = values[key]
+    ensure_simulator(settings)
     return load_settings()
 
 
 @contextmanager
-def running_simulator(settings: Settings, execution_seconds: float = 2.0) -> Iterator[str]:
-    """The demo's AMC simulator, on the port of the settings file, for as long as needed."""
+def _home_lock(home: Path) -> Iterator[None]:
+    """Serialise the processes of one RECOMAMP_HOME that look for or start its simulator."""
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / SIMULATOR_LOCK).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _answers(base_url: str) -> bool:
+    host, _, port = base_url.removeprefix("http://").partition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_simulator_of(home: Path) -> LocalSimulator | None:
+    """The simulator this RECOMAMP_HOME started, if it still runs and answers."""
+    state = home / SIMULATOR_STATE
+    if not state.exists():
+        return None
+    try:
+        recorded = json.loads(state.read_text(encoding="utf-8"))
+        simulator = LocalSimulator(pid=int(recorded["pid"]), base_url=str(recorded["base_url"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    if _alive(simulator.pid) and _answers(simulator.base_url):
+        return simulator
+    return None
+
+
+def ensure_simulator(settings: Settings, execution_seconds: float = 2.0) -> str:
+    """The local AMC simulator of this RECOMAMP_HOME, started on first need and then shared.
+
+    Like the embedded PostgreSQL it keeps running for every later command (`recomamp dev`, a
+    second demo, the daemon) until `recomamp amc-simulator stop`; the settings file always
+    names the one that runs.
+    """
+    with _home_lock(settings.home):
+        simulator = running_simulator_of(settings.home)
+        if simulator is None:
+            simulator = _start_simulator(settings, execution_seconds)
+        port = simulator.base_url.rsplit(":", 1)[1]
+        values = {
+            SIMULATOR_PORT_KEY: port,
+            AMC_API_URL: simulator.base_url,
+            AMC_TOKEN_URL: f"{simulator.base_url}/auth/o2/token",
+        }
+        if read_settings_file(settings.settings_file).get(AMC_API_URL) != simulator.base_url:
+            write_settings_file(settings.settings_file, values)
+    for key in (AMC_API_URL, AMC_TOKEN_URL):
+        os.environ[key] = values[key]
+    return simulator.base_url
+
+
+def _start_simulator(settings: Settings, execution_seconds: float) -> LocalSimulator:
     stored = read_settings_file(settings.settings_file)
-    port = stored.get(SIMULATOR_PORT_KEY)
-    if port is None:
-        raise DemoError("no simulator port in the settings file: run `make demo` first")
+    port = int(stored.get(SIMULATOR_PORT_KEY, "0")) or _free_port()
+    if not _port_is_free(port):
+        port = _free_port()
     args = [
         sys.executable,
         "-m",
@@ -118,7 +199,7 @@ def running_simulator(settings: Settings, execution_seconds: float = 2.0) -> Ite
         "--host",
         "127.0.0.1",
         "--port",
-        port,
+        str(port),
         "--client-id",
         SIMULATOR_CLIENT_ID,
         "--client-secret",
@@ -133,30 +214,49 @@ def running_simulator(settings: Settings, execution_seconds: float = 2.0) -> Ite
     for instance in SIMULATOR_INSTANCES:
         args += ["--instance", instance]
     log_path = settings.home / "simulator.log"
-    process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=log_path.open("a"), text=True, bufsize=1
-    )
-    try:
-        base_url = _wait_ready(process, log_path)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_ready(process: subprocess.Popen[str], log_path: Path) -> str:
-    assert process.stdout is not None
+    with log_path.open("a") as log_file:
+        # A session of its own: it outlives the command that started it, as PostgreSQL does.
+        process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+        )
+    simulator = LocalSimulator(pid=process.pid, base_url=f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith(SIMULATOR_READY):
-            return line[len(SIMULATOR_READY) :].strip()
-        if not line and process.poll() is not None:
-            break
-    raise DemoError(f"the AMC simulator did not start; see {log_path}")
+    while not _answers(simulator.base_url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise DemoError(f"the AMC simulator did not start; see {log_path}")
+        time.sleep(0.1)
+    state = settings.home / SIMULATOR_STATE
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps(dataclasses.asdict(simulator)), encoding="utf-8")
+    return simulator
+
+
+def stop_simulator(home: Path) -> bool:
+    """Stop the simulator of this RECOMAMP_HOME; False if none was running."""
+    with _home_lock(home):
+        simulator = running_simulator_of(home)
+        (home / SIMULATOR_STATE).unlink(missing_ok=True)
+        if simulator is None:
+            return False
+        os.kill(simulator.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _alive(simulator.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(simulator.pid):
+            os.kill(simulator.pid, signal.SIGKILL)
+        return True
+
+
+def local_simulator(settings: Settings) -> str:
+    """The demo's simulator for `recomamp dev`: the running one, or started again."""
+    if SIMULATOR_PORT_KEY not in read_settings_file(settings.settings_file):
+        raise DemoError("no simulator in the settings file: run `make demo` first")
+    return ensure_simulator(settings)
 
 
 def week_tables(url: str, collections: list[LoadedCollection]) -> list[Table]:
@@ -173,7 +273,7 @@ def week_tables(url: str, collections: list[LoadedCollection]) -> list[Table]:
                 (key, label)
                 for key, label in KPI_COLUMNS
                 if any((row[3] or {}).get(key) is not None for row in rows)
-            ]
+            ][:MAX_KPI_COLUMNS]
             table = Table(
                 "week",
                 "status",
@@ -227,21 +327,21 @@ def run_demo(console: Console) -> bool:
         f"{len(collections)} collections"
     )
     succeeded = True
-    with running_simulator(settings) as simulator_url:
-        console.print(f"AMC simulator: {simulator_url}")
-        for collection in collections:
-            started = time.monotonic()
-            with console.status(f"Backfilling {collection.name} through Dagster..."):
-                report = run_backfill(settings, str(collection.collection_id))
-            counts: dict[str, int] = {}
-            for week in report.weeks:
-                counts[week.outcome] = counts.get(week.outcome, 0) + 1
-            summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-            console.print(
-                f"{collection.name}: {summary} in {time.monotonic() - started:.1f} s "
-                f"(Dagster run {report.run_id})"
-            )
-            succeeded = succeeded and all(w.outcome != "failed" for w in report.weeks)
+    console.print(f"AMC simulator: {settings.amc_api_url} (`recomamp amc-simulator stop` ends it)")
+    for collection in collections:
+        started = time.monotonic()
+        with console.status(f"Backfilling {collection.name} through Dagster..."):
+            report = run_backfill(settings, str(collection.collection_id))
+        counts: dict[str, int] = {}
+        for week in report.weeks:
+            word = OUTCOME_WORDS.get(week.outcome, week.outcome)
+            counts[word] = counts.get(word, 0) + 1
+        summary = ", ".join(f"{n} {word}" for word, n in sorted(counts.items()))
+        console.print(
+            f"{collection.name}: {summary} in {time.monotonic() - started:.1f} s "
+            f"(Dagster run {report.run_id})"
+        )
+        succeeded = succeeded and all(w.outcome != "failed" for w in report.weeks)
     for table in week_tables(url, collections):
         console.print(table)
     with psycopg.connect(url, autocommit=True) as conn:

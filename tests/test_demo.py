@@ -11,12 +11,13 @@ import psycopg
 import pytest
 
 from recomamp_pipelines.db.embedded import ensure_embedded, stop_embedded
+from recomamp_pipelines.demo import running_simulator_of, stop_simulator
 
 
 def run_demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "recomamp_pipelines.cli", "demo"],
-        env={**env, "COLUMNS": "160"},
+        env={**env, "COLUMNS": "80"},
         capture_output=True,
         text=True,
         timeout=600,
@@ -39,7 +40,9 @@ def test_demo_backfills_the_sample_account_and_is_safe_to_run_again(
         assert first.returncode == 0, first.stdout + first.stderr
         assert "DSP weekly 2026 (ana.analyst@example.com)" in first.stdout
         assert "Sponsored ads weekly (bo.brand@example.com)" in first.stdout
-        assert "12 submitted" in first.stdout
+        assert "12 published" in first.stdout
+        # Its tables fit an 80-column terminal.
+        assert max(len(line) for line in first.stdout.splitlines()) <= 80, first.stdout
 
         url = env.get("DATABASE_URL") or ensure_embedded(home / "pgdata")
         with psycopg.connect(url) as conn:
@@ -69,6 +72,10 @@ def test_demo_backfills_the_sample_account_and_is_safe_to_run_again(
         assert runs == (2,)
         settings_file = (home / "settings.env").read_text()
         assert "AMC_API_URL=http://127.0.0.1:" in settings_file
+        # The simulator outlives the demo, so the settings file names one that answers.
+        simulator = running_simulator_of(home)
+        assert simulator is not None
+        assert f"AMC_API_URL={simulator.base_url}\n" in settings_file
         assert "RECOMAMP_ENCRYPTION_KEYS=" in settings_file
         assert (home / "dagster_home" / "dagster.yaml").exists()
 
@@ -79,5 +86,7 @@ def test_demo_backfills_the_sample_account_and_is_safe_to_run_again(
         with psycopg.connect(url) as conn:
             executions = conn.execute("select count(*) from workflow_executions").fetchone()
         assert executions == (24,)
+        assert running_simulator_of(home) == simulator
     finally:
+        stop_simulator(home)
         stop_embedded(home / "pgdata")

@@ -289,6 +289,16 @@ class AmcExecution:
         return self.status is ProjectStatus.TIMEOUT or outcome_of(self.amc_status).is_terminal
 
     @property
+    def queue_seconds(self) -> float | None:
+        """Seconds AMC held the execution before running it: its life less its run time."""
+        if self.create_time is None or self.last_updated_time is None:
+            return None
+        if self.execution_time is None:
+            return None
+        lifetime = (self.last_updated_time - self.create_time).total_seconds()
+        return max(lifetime - self.execution_time, 0.0)
+
+    @property
     def error_message(self) -> str | None:
         """What to record as the failure's text: AMC's statusReason, word for word."""
         if self.status in (ProjectStatus.FAILED, ProjectStatus.TIMEOUT, ProjectStatus.CANCELLED):

@@ -18,7 +18,7 @@ import psycopg
 
 from recomamp_pipelines.amc.client import AmcClient, PollPolicy
 from recomamp_pipelines.attempt import executions
-from recomamp_pipelines.attempt.lifecycle import AttemptRunner
+from recomamp_pipelines.attempt.lifecycle import AttemptRunner, AttemptTarget
 from recomamp_pipelines.attempt.owner import AmcOwner, OwnerClients, default_client_factory
 from recomamp_pipelines.settings import Settings
 
@@ -45,6 +45,7 @@ class RunsAttempts:
     poll_policy: PollPolicy | None
     now: Callable[[], datetime]
     client_factory: Callable[[AmcOwner], AmcClient] | None
+    on_progress: Callable[[AttemptTarget, str], None] | None
     attempts: AttemptRunner
 
     def _start_attempts(self) -> None:
@@ -55,6 +56,7 @@ class RunsAttempts:
             dagster_run_id=self.dagster_run_id,
             poll_policy=self.poll_policy,
             now=self.now,
+            on_progress=self.on_progress,
         )
 
     @property

@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class AttemptOutcome:
     execution_id: uuid.UUID | None = None
     amc_execution_id: str | None = None
     amc_seconds: float | None = None
+    amc_queue_seconds: float | None = None
     published: LoadedWeek | None = None
     checks: tuple[CheckOutcome, ...] = ()
     preview: Preview = field(default_factory=list)
@@ -182,6 +184,8 @@ class AttemptRunner:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     cancel_event: threading.Event = field(default_factory=threading.Event)
     holder_silence: timedelta = HOLDER_SILENCE
+    #: Told of each attempt's AMC submission and of every status change AMC reports.
+    on_progress: Callable[[AttemptTarget, str], None] | None = None
     _in_flight: set[uuid.UUID] = field(default_factory=set, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -304,7 +308,9 @@ class AttemptRunner:
             if amc_id is None:
                 amc_id = self._submit(conn, target, instance, request, execution_id)
             target.started(conn, execution_id, amc_id)
-            final = self._poll(conn, instance, execution_id, amc_id)
+            verb = "resumed" if resumed else "submitted"
+            self._tell(target, f"{verb}: AMC execution {amc_id}")
+            final = self._poll(conn, target, instance, execution_id, amc_id)
             release_slot(conn, execution_id)
             if final.status is not ProjectStatus.SUCCESS:
                 reason = final.error_message or f"AMC execution {amc_id} ended {final.amc_status}"
@@ -409,14 +415,20 @@ class AttemptRunner:
         executions.record_submission(conn, execution_id, execution)
         return execution.workflow_execution_id
 
+    def _tell(self, target: AttemptTarget, text: str) -> None:
+        if self.on_progress is not None:
+            self.on_progress(target, text)
+
     def _poll(
         self,
         conn: psycopg.Connection,
+        target: AttemptTarget,
         instance: InstanceClient,
         execution_id: uuid.UUID,
         amc_id: str,
     ) -> AmcExecution:
         last_status: list[str] = []
+        started = time.monotonic()
 
         def on_poll(execution: AmcExecution) -> None:
             executions.record_poll(conn, execution_id, execution, self.dagster_run_id)
@@ -424,6 +436,8 @@ class AttemptRunner:
             if not last_status or last_status[-1] != status:
                 log.info("AMC execution %s is %s", amc_id, status)
                 last_status.append(status)
+                elapsed = time.monotonic() - started
+                self._tell(target, f"AMC status {status} after {elapsed:.0f} s")
             if self.cancel_event.is_set() and not execution.is_terminal:
                 try:
                     instance.cancel_execution(amc_id)
@@ -509,6 +523,7 @@ class AttemptRunner:
             execution_id=execution_id,
             amc_execution_id=amc_id,
             amc_seconds=execution.execution_time,
+            amc_queue_seconds=execution.queue_seconds,
             published=week,
             checks=checks,
             preview=preview,

@@ -11,6 +11,7 @@ from recomamp_pipelines.cli import amc as amc_commands
 from recomamp_pipelines.cli import collections as collections_commands
 from recomamp_pipelines.cli import db as db_commands
 from recomamp_pipelines.cli import demo as demo_commands
+from recomamp_pipelines.cli import instances as instances_commands
 from recomamp_pipelines.cli import keys as keys_commands
 from recomamp_pipelines.cli import report as report_commands
 from recomamp_pipelines.cli import schedules as schedules_commands
@@ -26,10 +27,13 @@ app = typer.Typer(
     help="RecomAMP Pipelines: Amazon Marketing Cloud reporting on Dagster and PostgreSQL.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help: Typer's rich panels print a flag as if it took a value (`--refresh <bool>`).
+    rich_markup_mode=None,
 )
 app.add_typer(db_commands.app, name="db")
 app.add_typer(users_commands.app, name="users")
 app.add_typer(amc_commands.app, name="amc")
+app.add_typer(instances_commands.app, name="instances")
 app.add_typer(templates_commands.app, name="templates")
 app.add_typer(workflows_commands.app, name="workflows")
 app.add_typer(simulator_commands.app, name="amc-simulator")

@@ -21,14 +21,20 @@ from recomamp_pipelines.amc.records import (
     record_reachable,
     record_verdicts,
 )
-from recomamp_pipelines.cli.common import fail, settings, user_errors
+from recomamp_pipelines.cli.common import (
+    EXIT_AMC_CREDENTIALS_REFUSED,
+    exit_code_for,
+    fail,
+    settings,
+    user_errors,
+)
 from recomamp_pipelines.crypto import TokenCipher
 from recomamp_pipelines.db.connection import connect, database_url
 
 app = typer.Typer(help="Amazon Marketing Cloud: check a user's access to AMC.")
 
 #: Exit code when Login with Amazon refuses the credentials (1: an instance is not healthy).
-EXIT_CREDENTIALS_REFUSED = 2
+EXIT_CREDENTIALS_REFUSED = EXIT_AMC_CREDENTIALS_REFUSED
 
 _COLORS = {
     HealthStatus.HEALTHY: typer.colors.GREEN,
@@ -90,7 +96,7 @@ def check(
             with user_errors(), connect(url, autocommit=True) as conn:
                 record_check_failure(conn, stored.user_id, instances, f"{label}: {exc}")
             typer.secho(f"{label}: {exc}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(EXIT_CREDENTIALS_REFUSED if credentials else 1) from None
+            raise typer.Exit(exit_code_for(exc)) from None
         _print_reachable(stored.email, reachable)
         with user_errors(), connect(url, autocommit=True) as conn:
             record_reachable(conn, stored.user_id, reachable)

@@ -11,7 +11,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recomamp_pipelines.cli.common import fail, settings, user_errors
+from recomamp_pipelines.cli.common import (
+    JSON_OPTION,
+    WIDE_OPTION,
+    fail,
+    print_rows,
+    settings,
+    user_errors,
+)
 from recomamp_pipelines.collections.management import (
     CollectionInputError,
     create_collection,
@@ -19,6 +26,7 @@ from recomamp_pipelines.collections.management import (
     set_collection_status,
 )
 from recomamp_pipelines.db.connection import connect, database_url
+from recomamp_pipelines.db.listing import collection_weeks
 from recomamp_pipelines.weeks.calendar import WeekCalendarError
 
 if TYPE_CHECKING:
@@ -74,23 +82,62 @@ def create(
 @app.command("list")
 def list_command(
     user: str | None = typer.Option(None, "--user", help="Only this user's collections."),
+    as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """List collections with their progress."""
     config = settings()
     with user_errors(), connect(database_url(config)) as conn:
-        rows = list_collections(conn, user)
-    table = Table("id", "name", "owner", "range", "status", "weeks", "progress")
-    for row in rows:
-        table.add_row(
-            str(row.collection_id),
-            row.name,
-            row.owner,
-            f"{row.start_date} .. {row.end_date}",
-            row.status,
-            f"{row.completed_weeks}/{row.total_weeks} ok, {row.failed_weeks} failed",
-            f"{row.progress_percentage:.0f}%",
-        )
-    console.print(table)
+        rows = [
+            {
+                "collection_id": row.collection_id,
+                "name": row.name,
+                "owner": row.owner,
+                "start_date": row.start_date,
+                "end_date": row.end_date,
+                "status": row.status,
+                "completed_weeks": row.completed_weeks,
+                "failed_weeks": row.failed_weeks,
+                "total_weeks": row.total_weeks,
+                "progress_percentage": row.progress_percentage,
+                "range": f"{row.start_date} .. {row.end_date}",
+                "weeks": f"{row.completed_weeks}/{row.total_weeks} ok, {row.failed_weeks} failed",
+                "progress": f"{row.progress_percentage:.0f}%",
+            }
+            for row in list_collections(conn, user)
+        ]
+    columns = [
+        ("collection_id", "id"),
+        ("name", "name"),
+        ("owner", "owner"),
+        ("range", "range"),
+        ("status", "status"),
+        ("weeks", "weeks"),
+        ("progress", "progress"),
+    ]
+    print_rows(rows, columns, as_json=as_json, wide=wide, empty="no collections yet")
+
+
+@app.command()
+def show(
+    collection: str = typer.Argument(..., help="Collection id."),
+    as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
+) -> None:
+    """Every week of a collection: status, rows, AMC execution id and error."""
+    collection_id = _collection_id(collection)
+    with user_errors(), connect(database_url(settings())) as conn:
+        weeks = collection_weeks(conn, collection_id)
+    if not weeks:
+        fail(f"collection {collection}: no such collection, or it has no week yet")
+    columns = [
+        ("week_start_date", "week"),
+        ("status", "status"),
+        ("result_rows", "rows"),
+        ("amc_execution_id", "AMC execution"),
+        ("error_message", "error"),
+    ]
+    print_rows(weeks, columns, as_json=as_json, wide=wide, title=f"Collection {collection}")
 
 
 def _set_status(collection: str, status: str) -> None:

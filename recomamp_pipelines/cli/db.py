@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import typer
+from psycopg.conninfo import conninfo_to_dict
 
 from recomamp_pipelines.cli.common import fail, settings, user_errors
 from recomamp_pipelines.cli.views import apply_and_report
-from recomamp_pipelines.db.connection import connect, database_url, describe_url
+from recomamp_pipelines.db.connection import connect, database_url, describe_url, psql_url
 from recomamp_pipelines.db.embedded import embedded_running, stop_embedded
 from recomamp_pipelines.db.migrations import status as migration_status
 from recomamp_pipelines.db.migrations import upgrade as run_upgrade
@@ -71,3 +76,40 @@ def stop() -> None:
         typer.echo(f"Stopped the embedded PostgreSQL ({config.embedded_data_dir}).")
     else:
         typer.echo("The embedded PostgreSQL was not running.")
+
+
+@app.command()
+def url() -> None:
+    """Print a connection string psql takes (`psql "$(recomamp db url)"`), without password."""
+    config = settings()
+    with user_errors():
+        typer.echo(psql_url(database_url(config)))
+
+
+def _psql() -> str:
+    found = shutil.which("psql")
+    if found:
+        return found
+    # Debian keeps the server's client off the PATH; pgserver ships one beside its server.
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"), reverse=True)
+    import pgserver
+
+    candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql")
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate)
+    fail("psql not found: install the PostgreSQL client (apt-get install postgresql-client)", 3)
+
+
+@app.command()
+def psql() -> None:
+    """Open psql on the RecomAMP database (the password, if any, goes by PGPASSWORD)."""
+    config = settings()
+    with user_errors():
+        full = database_url(config)
+    env = dict(os.environ)
+    password = conninfo_to_dict(full).get("password")
+    if password:
+        env["PGPASSWORD"] = str(password)
+    program = _psql()
+    os.execve(program, [program, psql_url(full)], env)  # noqa: S606 - psql replaces this process

@@ -13,7 +13,7 @@ from rich.console import Console
 from recomamp_pipelines.cli.common import settings, user_errors
 from recomamp_pipelines.dagster_home import prepare_dagster_home
 from recomamp_pipelines.db.connection import database_url
-from recomamp_pipelines.demo import DemoError, run_demo, running_simulator
+from recomamp_pipelines.demo import DemoError, local_simulator, run_demo
 
 WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 
@@ -23,7 +23,8 @@ def demo() -> None:
 
     Starts (or reuses) what it needs, loads two users, two AMC instances, three workflows and
     two 12-week collections, backfills both through Dagster and prints every week. Safe to run
-    again: finished weeks are reused.
+    again: finished weeks are reused. PostgreSQL and the simulator keep running for later
+    commands (`recomamp db stop`, `recomamp amc-simulator stop`).
     """
     console = Console()
     with user_errors():
@@ -44,27 +45,26 @@ def dev(
     with user_errors():
         url = database_url(config)
         home = prepare_dagster_home(config, url)
-        env = dict(os.environ, DAGSTER_HOME=str(home))
         try:
-            with running_simulator(config) as simulator_url:
-                typer.echo(f"AMC simulator: {simulator_url}")
-                typer.echo(f"Dagster UI: http://127.0.0.1:{port}")
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "dagster",
-                        "dev",
-                        "-w",
-                        str(WORKSPACE),
-                        "-p",
-                        str(port),
-                        "-h",
-                        "127.0.0.1",
-                    ],
-                    env=env,
-                    check=False,
-                )
+            simulator_url = local_simulator(config)
         except DemoError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None
+        typer.echo(f"AMC simulator: {simulator_url}")
+        typer.echo(f"Dagster UI: http://127.0.0.1:{port}")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-w",
+                str(WORKSPACE),
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+            ],
+            env=dict(os.environ, DAGSTER_HOME=str(home)),
+            check=False,
+        )

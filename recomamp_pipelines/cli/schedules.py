@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -154,9 +155,24 @@ def create(
                 auto_pause_after=auto_pause_after,
             )
         except (ScheduleInputError, CadenceError) as exc:
-            fail(str(exc))
+            fail(as_typed(str(exc)))
     first = created.next_run_at.astimezone(cadence.zone)
     typer.echo(f"Created schedule {created.schedule_id}; first run {first.isoformat()}.")
+
+
+#: The columns the scheduler's messages name, and the options a user types for them.
+OPTION_OF_COLUMN = {
+    "cron_expression": "--cron",
+    "interval_days": "--every-days",
+    "anchor_date": "--anchor",
+}
+
+
+def as_typed(message: str) -> str:
+    """A scheduler message naming the options as the user typed them, not their columns."""
+    for column, option in OPTION_OF_COLUMN.items():
+        message = re.sub(rf"\b{column}\b", option, message)
+    return message
 
 
 @app.command("list")
@@ -242,6 +258,9 @@ def preview(
             fail(str(exc))
     if as_json:
         typer.echo(json.dumps([item.as_json() for item in previews], indent=2))
+        return
+    if not previews:
+        typer.echo("no active schedule: nothing to preview (`recomamp schedules create` adds one)")
         return
     for item in previews:
         console.print(f"[bold]{item.name}[/bold] ({item.schedule_id}, {item.timezone})")

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from recomamp_pipelines.cli.common import fail, read_secret, settings, user_errors
+from recomamp_pipelines.cli.common import (
+    JSON_OPTION,
+    WIDE_OPTION,
+    fail,
+    print_rows,
+    read_secret,
+    settings,
+    user_errors,
+)
 from recomamp_pipelines.crypto import TokenCipher
 from recomamp_pipelines.db.connection import connect, database_url
+from recomamp_pipelines.db.listing import list_users
 from recomamp_pipelines.users import UserInputError, save_user
 
 app = typer.Typer(help="RecomAMP users and their Amazon credentials.")
@@ -43,3 +52,18 @@ def add(
                 fail(str(exc))
     verb = "Added" if saved.is_new else "Updated"
     typer.echo(f"{verb} user {saved.email} ({saved.user_id}); refresh token stored encrypted.")
+
+
+@app.command("list")
+def list_command(as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION) -> None:
+    """List users: id, email, time zone and whether an Amazon refresh token is stored."""
+    with user_errors(), connect(database_url(settings())) as conn:
+        rows = list_users(conn)
+    columns = [
+        ("user_id", "id"),
+        ("email", "email"),
+        ("full_name", "name"),
+        ("timezone", "time zone"),
+        ("has_refresh_token", "token"),
+    ]
+    print_rows(rows, columns, as_json=as_json, wide=wide, empty="no users yet")

@@ -6,8 +6,16 @@ import json
 
 import typer
 
-from recomamp_pipelines.cli.common import fail, settings, user_errors
+from recomamp_pipelines.cli.common import (
+    JSON_OPTION,
+    WIDE_OPTION,
+    fail,
+    print_rows,
+    settings,
+    user_errors,
+)
 from recomamp_pipelines.db.connection import connect, database_url
+from recomamp_pipelines.db.listing import list_workflows
 from recomamp_pipelines.templates.catalog import TemplateNotFoundError, find_template
 from recomamp_pipelines.templates.params import ParameterError, parse_text_value
 from recomamp_pipelines.templates.render import RenderError
@@ -71,3 +79,18 @@ def create(
         f"{created.template.key or created.template.name} v{created.template.version}"
     )
     typer.echo("Parameters: " + json.dumps(created.parameters, sort_keys=True))
+
+
+@app.command("list")
+def list_command(as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION) -> None:
+    """List workflows: id, name, owner, AMC instance and template."""
+    with user_errors(), connect(database_url(settings())) as conn:
+        rows = list_workflows(conn)
+    columns = [
+        ("workflow_id", "id"),
+        ("name", "name"),
+        ("owner", "owner"),
+        ("amc_instance_id", "instance"),
+        ("template_name", "template"),
+    ]
+    print_rows(rows, columns, as_json=as_json, wide=wide, empty="no workflows yet")

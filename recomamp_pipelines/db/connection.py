@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from recomamp_pipelines.db.embedded import ensure_embedded
 from recomamp_pipelines.settings import Settings
@@ -30,6 +31,34 @@ def describe_url(url: str) -> str:
     port = f":{parts.port}" if parts.port else ""
     user = f"{parts.username}@" if parts.username else ""
     return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+
+def psql_url(url: str) -> str:
+    """The URL as psql takes it, without its password; a Unix socket goes in `?host=`.
+
+    A socket directory must not sit in the URL's host part: psql would read it as a host name,
+    or (with no host) use its own default socket, which belongs to another server.
+    """
+    info = conninfo_to_dict(url)
+    user = quote(str(info.get("user") or ""), safe="")
+    database = quote(str(info.get("dbname") or ""), safe="")
+    host = str(info.get("host") or "")
+    port = str(info.get("port") or "")
+    query: dict[str, str] = {
+        key: str(value)
+        for key, value in info.items()
+        if key not in ("user", "password", "dbname", "host", "port") and value is not None
+    }
+    if host.startswith("/") or not host:
+        if host:
+            query = {"host": host, **({"port": port} if port else {}), **query}
+        netloc = f"{user}@" if user else ""
+    else:
+        netloc = f"{user}@{host}" if user else host
+        if port:
+            netloc += f":{port}"
+    suffix = f"?{urlencode(query, safe='/')}" if query else ""
+    return f"postgresql://{netloc}/{database}{suffix}"
 
 
 def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10) -> psycopg.Connection:

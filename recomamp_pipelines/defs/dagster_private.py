@@ -2,7 +2,8 @@
 
 Dagster 1.13 has no public export of these (checked on dagster 1.13.27, the pinned version):
 - the run tags of a partition range, which a single-run backfill carries and a launch from a
-  script must set the same way (`dagster/asset_partition_range_start` and `..._end`);
+  script must set the same way (`dagster/asset_partition_range_start` and `..._end`), and the
+  prefix of a multi-partitioned run's per-dimension tags;
 - the statuses a run never leaves (`FINISHED_STATUSES`);
 - the worker health a run launcher reports (`WorkerStatus`, `CheckRunHealthResult`) and the
   class data a configurable launcher is built from (`ConfigurableClassData`).
@@ -14,6 +15,7 @@ from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
+    MULTIDIMENSIONAL_PARTITION_PREFIX,
 )
 from dagster._serdes import ConfigurableClassData
 
@@ -21,6 +23,7 @@ __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG",
     "ASSET_PARTITION_RANGE_START_TAG",
     "FINISHED_STATUSES",
+    "MULTIDIMENSIONAL_PARTITION_PREFIX",
     "CheckRunHealthResult",
     "ConfigurableClassData",
     "WorkerStatus",

@@ -118,6 +118,7 @@ def _outcome(
     *,
     reason_passed: str,
     reason_failed: str,
+    applicable: bool = True,
     **metadata: Any,
 ) -> CheckOutcome:
     result = gx.validate(frame, [expectation])[0]
@@ -126,6 +127,7 @@ def _outcome(
         passed=result.success,
         severity=spec.severity,
         description=spec.description,
+        applicable=applicable,
         metadata={
             "reason": reason_passed if result.success else reason_failed,
             "expectation": result.expectation,
@@ -156,7 +158,7 @@ def _columns_stable(week: LoadedWeek, expected: Sequence[TableColumn]) -> CheckO
             "ExpectColumnPairValuesToBeEqual", column_A="expected_type", column_B="week_type"
         ),
         reason_passed=(
-            "no earlier week to compare with"
+            "not applicable: no earlier week to compare with"
             if not expected
             else f"all {len(expected)} columns of earlier weeks present with the same types"
         ),
@@ -164,6 +166,7 @@ def _columns_stable(week: LoadedWeek, expected: Sequence[TableColumn]) -> CheckO
         + "; ".join(
             f"{row.column} {row.expected_type} -> {row.week_type}" for row in changed.itertuples()
         ),
+        applicable=bool(expected),
         new_columns=new_columns,
     )
 
@@ -189,6 +192,7 @@ def _metrics_non_negative(week: LoadedWeek, aggregates: WeekAggregates) -> Check
         ),
         reason_failed="negative values: "
         + "; ".join(f"{row.column} in {row.negative_rows} rows" for row in negative.itertuples()),
+        applicable=bool(metrics),
     )
 
 
@@ -215,6 +219,7 @@ def _funnel_consistent(aggregates: WeekAggregates) -> CheckOutcome:
             f"{rule.violating_rows} rows with {rule.column} > {rule.bound_column}"
             for rule in broken
         ),
+        applicable=bool(aggregates.funnel),
     )
 
 
@@ -323,7 +328,7 @@ def _no_drop(week: LoadedWeek, previous_weeks_stats: Sequence[Mapping[str, Any]]
         reason_passed=(
             f"within range of the trailing {len(trailing)} weeks"
             if trailing
-            else "no earlier week to compare with"
+            else "not applicable: no earlier week to compare with"
         ),
         reason_failed="; ".join(
             f"{record['metric']} {record['current']} is "
@@ -331,6 +336,7 @@ def _no_drop(week: LoadedWeek, previous_weeks_stats: Sequence[Mapping[str, Any]]
             f"{record['trailing_median']}"
             for record in dropped
         ),
+        applicable=bool(trailing),
         trailing_weeks=len(trailing),
         threshold=DROP_THRESHOLD,
     )
@@ -351,12 +357,13 @@ def _filtered_share(aggregates: WeekAggregates) -> CheckOutcome:
         reason_passed=(
             f"{share:.1%} of rows filtered"
             if aggregates.filtered_row_count is not None
-            else "the result has no filtered column"
+            else "not applicable: the result has no filtered column"
         ),
         reason_failed=(
             f"{share:.1%} of rows were filtered by AMC's aggregation threshold: the breakdown "
             "may be too fine for the audience"
         ),
+        applicable=aggregates.filtered_row_count is not None,
         threshold=MAX_FILTERED_SHARE,
     )
 

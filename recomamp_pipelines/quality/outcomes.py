@@ -19,13 +19,19 @@ class CheckSpec:
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """Whether one check passed on one week; `metadata` holds the observed values and reason."""
+    """Whether one check passed on one week; `metadata` holds the observed values and reason.
+
+    A check that does not apply to the week (no earlier week to compare with, no column it
+    reads) is `applicable=False`: it passes, since nothing in the week contradicts it, but it
+    must not be reported as having found the week good.
+    """
 
     name: str
     passed: bool
     severity: Severity
     description: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    applicable: bool = True
 
     @property
     def blocks_publish(self) -> bool:

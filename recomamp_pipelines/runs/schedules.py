@@ -24,7 +24,7 @@ from recomamp_pipelines.amc.client import AmcClient, PollPolicy
 from recomamp_pipelines.amc.models import AmcExecution
 from recomamp_pipelines.attempt.concurrency import RunsAttempts, run_side_by_side
 from recomamp_pipelines.attempt.executions import AttemptKey, AttemptOwner
-from recomamp_pipelines.attempt.lifecycle import AttemptEnd, AttemptRunner
+from recomamp_pipelines.attempt.lifecycle import AttemptEnd, AttemptRunner, AttemptTarget
 from recomamp_pipelines.attempt.owner import AmcOwner
 from recomamp_pipelines.attempt.request import AmcRequest, QuerySource, render_request
 from recomamp_pipelines.results.load import LoadedWeek
@@ -178,6 +178,7 @@ class ScheduleRunner(RunsAttempts):
     poll_policy: PollPolicy | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     client_factory: Callable[[AmcOwner], AmcClient] | None = None
+    on_progress: Callable[[AttemptTarget, str], None] | None = None
     attempts: AttemptRunner = field(init=False)
 
     def __post_init__(self) -> None:

@@ -25,7 +25,12 @@ from recomamp_pipelines.amc.client import AmcClient, PollPolicy
 from recomamp_pipelines.amc.models import AmcExecution
 from recomamp_pipelines.attempt.concurrency import RunsAttempts, run_side_by_side
 from recomamp_pipelines.attempt.executions import AttemptKey, AttemptOwner, whole_seconds
-from recomamp_pipelines.attempt.lifecycle import AttemptEnd, AttemptOutcome, AttemptRunner
+from recomamp_pipelines.attempt.lifecycle import (
+    AttemptEnd,
+    AttemptOutcome,
+    AttemptRunner,
+    AttemptTarget,
+)
 from recomamp_pipelines.attempt.owner import AmcOwner
 from recomamp_pipelines.attempt.request import AmcRequest, QuerySource, render_request
 from recomamp_pipelines.collections.context import CollectionContext
@@ -64,6 +69,7 @@ class WeekOutcome:
     execution_id: uuid.UUID | None = None
     amc_execution_id: str | None = None
     amc_seconds: float | None = None
+    amc_queue_seconds: float | None = None
     published: LoadedWeek | None = None
     summary_stats: dict[str, Any] | None = None
     checks: tuple[CheckOutcome, ...] = ()
@@ -90,6 +96,7 @@ class WeekOutcome:
             execution_id=attempt.execution_id,
             amc_execution_id=attempt.amc_execution_id,
             amc_seconds=attempt.amc_seconds,
+            amc_queue_seconds=attempt.amc_queue_seconds,
             published=published,
             summary_stats=dict(published.summary_stats) if published is not None else None,
             checks=attempt.checks,
@@ -225,6 +232,7 @@ class WeekRunner(RunsAttempts):
     poll_policy: PollPolicy | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     client_factory: Callable[[AmcOwner], AmcClient] | None = None
+    on_progress: Callable[[AttemptTarget, str], None] | None = None
     attempts: AttemptRunner = field(init=False)
 
     def __post_init__(self) -> None:

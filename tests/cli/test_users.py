@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from recomamp_pipelines.cli import app
+from recomamp_pipelines.cli.common import EXIT_DATABASE_UNAVAILABLE
 from recomamp_pipelines.crypto import TokenCipher, generate_key
 
 TOKEN = "Atzr|IwEBIexample-refresh-token-0001"
@@ -84,7 +85,7 @@ def test_wrong_database_url_is_one_clear_error(
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:hunter2@127.0.0.1:1/nowhere")
     monkeypatch.setenv("RECOMAMP_ENCRYPTION_KEYS", generate_key())
     result = runner.invoke(app, ["users", "add", "--email", "a@b.co"], input=TOKEN + "\n")
-    assert result.exit_code == 1
+    assert result.exit_code == EXIT_DATABASE_UNAVAILABLE
     where = "postgresql://postgres@127.0.0.1:1/nowhere"
     assert f"cannot connect to the RecomAMP database at {where}" in result.output
     assert "hunter2" not in result.output

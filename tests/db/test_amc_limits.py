@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import errors
-from recomamp_pipelines.weeks.submission import wait_for_slot
 
+from recomamp_pipelines.attempt.slots import wait_for_slot
 from recomamp_pipelines.db.migrations import upgrade
 from tests.db.conftest import Tenants
 from tests.db.helpers import MIGRATIONS_DIR, Tenant, add_user, add_workflow, one

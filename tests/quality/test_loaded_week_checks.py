@@ -176,6 +176,7 @@ def test_the_funnel_check_does_not_apply_without_its_columns(db_conn: Conn, tmp_
 
         assert outcome.passed
         assert outcome.metadata["reason"].startswith("not applicable")
+        assert not outcome.applicable
 
 
 def test_summary_stats_that_disagree_with_the_table_fail(db_conn: Conn, tmp_path: Path) -> None:
@@ -276,9 +277,10 @@ def test_no_drop_warning_within_range_or_without_history(db_conn: Conn, tmp_path
         )
         no_history = check(db_conn, week, "no_drop_against_trailing_weeks")
 
-        assert within.passed
+        assert within.passed and within.applicable
         assert no_history.passed
-        assert no_history.metadata["reason"] == "no earlier week to compare with"
+        assert not no_history.applicable
+        assert no_history.metadata["reason"] == "not applicable: no earlier week to compare with"
 
 
 def test_mostly_filtered_rows_warn(db_conn: Conn, tmp_path: Path) -> None:

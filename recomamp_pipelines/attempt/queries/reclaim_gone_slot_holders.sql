@@ -1,4 +1,4 @@
--- Attempts holding a slot of the instance whose process is gone: no heartbeat for `silence`
+-- Attempts holding a slot of the instance's account whose process is gone: no heartbeat for `silence`
 -- and no session holding the attempt's lock (lock_attempt). They end FAILED (ABANDONED), AMC's
 -- execution id kept so that the next run of their week or schedule run collects it, and the
 -- trigger on their status frees their slots for the waiter that found them.
@@ -12,9 +12,14 @@ set
         || ' UTC, no session working on it); its AMC slot was reclaimed',
     completed_at = now()
 where holder.id in (
+        -- Every slot of the account: its instances' caps and the account's are shared by
+        -- whoever's rows name them.
         select slot.execution_id
         from amc_instance_slots as slot
-        where slot.instance_id = %(instance_id)s
+        where slot.account_id = (
+            select instance.account_id from amc_instances as instance
+            where instance.id = %(instance_id)s
+        )
     )
     and holder.status in ('PENDING', 'RUNNING')
     and coalesce(holder.heartbeat_at, holder.created_at) < now() - %(silence)s::interval

@@ -7,148 +7,191 @@ so one failed week neither fails nor hides the others.
 
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 import psycopg
 from dagster import AssetExecutionContext
+from psycopg.rows import dict_row
 
 from recomamp_pipelines.amc.client import PollPolicy
-from recomamp_pipelines.collections.context import collection_id_for_partition, load_collection
+from recomamp_pipelines.collections.context import (
+    CollectionContext,
+    collection_id_for_partition,
+    load_collection,
+)
+from recomamp_pipelines.defs.collections.checks import (
+    AMC_EXECUTION_CHECK,
+    amc_evaluation,
+    latest_materialization,
+    previous_evaluations,
+    quality_evaluation,
+    week_check_specs,
+)
+from recomamp_pipelines.defs.collections.metadata import PublishedWeekFigures, week_metadata
 from recomamp_pipelines.defs.collections.partitions import (
     WEEK_DIMENSION,
     collection_weeks_partitions,
     split_partition_key,
 )
+from recomamp_pipelines.defs.collections.sql import load
 from recomamp_pipelines.defs.dagster_private import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from recomamp_pipelines.defs.owners import OWNER
 from recomamp_pipelines.defs.resources import RecomampResource
-from recomamp_pipelines.quality.loaded_week import CHECKS
+from recomamp_pipelines.results.load import LoadedWeek
+from recomamp_pipelines.results.table import published_columns
 from recomamp_pipelines.runs.weeks import OutcomeKind, WeekOutcome, WeekRunner
 from recomamp_pipelines.weeks.calendar import week_from_partition_key
 
+__all__ = ["AMC_EXECUTION_CHECK", "REFRESH_TAG", "WEEKLY_RESULTS", "collection_weekly_results"]
+
 WEEKLY_RESULTS = dg.AssetKey(["amc", "collection_weekly_results"])
 REFRESH_TAG = "recomamp/refresh"
-#: Not a data check: whether AMC produced the week at all, with AMC's own words when not.
-AMC_EXECUTION_CHECK = "amc_execution_succeeded"
-PREVIEW_METADATA_ROWS = 10
+#: The collection's own name, beside the slug its partition key is made of.
+COLLECTION_NAME = "collection"
 
 partitions = collection_weeks_partitions()
-
-check_specs = [
-    dg.AssetCheckSpec(
-        AMC_EXECUTION_CHECK,
-        asset=WEEKLY_RESULTS,
-        partitions_def=partitions,
-        description="The week's AMC execution succeeded (AMC's error text when it did not).",
-    ),
-    *(
-        dg.AssetCheckSpec(
-            spec.name,
-            asset=WEEKLY_RESULTS,
-            partitions_def=partitions,
-            description=f"[{spec.severity}] {spec.description}",
-        )
-        for spec in CHECKS
-    ),
-]
+check_specs = week_check_specs(WEEKLY_RESULTS, partitions)
 
 
-def _severity(name: str) -> dg.AssetCheckSeverity:
-    for spec in CHECKS:
-        if spec.name == name:
-            return dg.AssetCheckSeverity(spec.severity)
-    return dg.AssetCheckSeverity.ERROR
+@dataclass
+class WeekReporter:
+    """Turns one week's outcome into the events the UI shows for that week, in order."""
 
+    context: AssetExecutionContext
+    database_url: str
+    collection: CollectionContext
 
-def _preview_markdown(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "(no rows)"
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows[:PREVIEW_METADATA_ROWS]:
-        lines.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
-    return "\n".join(lines)
+    @property
+    def instance(self) -> dg.DagsterInstance:
+        return self.context.instance
 
-
-def _events(
-    outcome: WeekOutcome, partition_key: str, reused_metadata: dict[str, Any] | None
-) -> Iterator[dg.AssetCheckEvaluation | dg.AssetMaterialization]:
-    if outcome.kind is OutcomeKind.REFUSED:
-        return
-    amc_failed = outcome.kind is OutcomeKind.FAILED and not outcome.checks
-    yield dg.AssetCheckEvaluation(
-        asset_key=WEEKLY_RESULTS,
-        check_name=AMC_EXECUTION_CHECK,
-        partition=partition_key,
-        passed=not amc_failed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "outcome": outcome.kind.value,
-            "message": outcome.message,
-            "amc_execution_id": outcome.amc_execution_id or "",
-        },
-    )
-    for check in outcome.checks:
-        yield dg.AssetCheckEvaluation(
-            asset_key=WEEKLY_RESULTS,
-            check_name=check.name,
-            partition=partition_key,
-            passed=check.passed,
-            severity=_severity(check.name),
-            description=check.description,
+    def events(
+        self, outcome: WeekOutcome, partition_key: str
+    ) -> Iterator[dg.AssetCheckEvaluation | dg.AssetMaterialization]:
+        week = outcome.week.partition_key
+        if outcome.kind in (OutcomeKind.REUSED, OutcomeKind.REFUSED):
+            if outcome.kind is OutcomeKind.REUSED and (
+                latest_materialization(self.instance, WEEKLY_RESULTS, partition_key) is None
+            ):
+                # Published before this Dagster instance knew of it: say so once, in full.
+                figures = self._published_figures(outcome)
+                if figures is not None:
+                    yield dg.AssetMaterialization(
+                        asset_key=WEEKLY_RESULTS,
+                        partition=partition_key,
+                        description=outcome.message,
+                        metadata={COLLECTION_NAME: self.collection.name, **week_metadata(figures)},
+                    )
+            yield from self._unchanged_week_checks(outcome, partition_key)
+            return
+        if outcome.published is not None:
+            yield dg.AssetMaterialization(
+                asset_key=WEEKLY_RESULTS,
+                partition=partition_key,
+                description=outcome.message,
+                metadata={
+                    COLLECTION_NAME: self.collection.name,
+                    **week_metadata(_figures_of(outcome, outcome.published)),
+                },
+            )
+        # The checks evaluate the week's latest materialization: the one just reported, or
+        # when the week was not published, the result it keeps.
+        target = latest_materialization(self.instance, WEEKLY_RESULTS, partition_key)
+        amc_failed = outcome.kind is OutcomeKind.FAILED and not outcome.checks
+        yield amc_evaluation(
+            WEEKLY_RESULTS,
+            partition_key,
+            passed=not amc_failed,
             metadata={
-                key: dg.MetadataValue.json(value) if isinstance(value, (dict, list)) else value
-                for key, value in check.metadata.items()
-                if isinstance(value, (str, int, float, bool, dict, list))
-            },
-        )
-    if outcome.published is not None:
-        published = outcome.published
-        yield dg.AssetMaterialization(
-            asset_key=WEEKLY_RESULTS,
-            partition=partition_key,
-            description=outcome.message,
-            metadata={
+                COLLECTION_NAME: self.collection.name,
                 "outcome": outcome.kind.value,
-                "dagster/row_count": published.row_count,
+                "message": outcome.message,
                 "amc_execution_id": outcome.amc_execution_id or "",
-                "amc_run_seconds": outcome.amc_seconds or 0.0,
-                "results_table": published.results_table,
-                "parquet_path": dg.MetadataValue.path(str(published.parquet_path)),
-                "data_checksum": published.checksum,
-                "replaced_rows": published.replaced_row_count,
-                "summary_stats": dg.MetadataValue.json(outcome.summary_stats or {}),
-                "preview": dg.MetadataValue.md(_preview_markdown(outcome.preview)),
             },
+            target=target,
         )
-    elif outcome.kind is OutcomeKind.REUSED and reused_metadata is not None:
-        yield dg.AssetMaterialization(
-            asset_key=WEEKLY_RESULTS,
-            partition=partition_key,
-            description=outcome.message,
-            metadata={"outcome": outcome.kind.value, **reused_metadata},
+        for check in outcome.checks:
+            if check.applicable:
+                yield quality_evaluation(WEEKLY_RESULTS, partition_key, check, target)
+            else:
+                self.context.log.info(
+                    f"week {week}: check {check.name} skipped: {check.metadata.get('reason')}"
+                )
+
+    def _unchanged_week_checks(
+        self, outcome: WeekOutcome, partition_key: str
+    ) -> Iterator[dg.AssetCheckEvaluation]:
+        """The last real evaluations of a week this run left alone; AMC's says what happened."""
+        this_run = {"outcome": outcome.kind.value, "message": outcome.message}
+        amc_reported = False
+        for evaluation in previous_evaluations(
+            self.instance, WEEKLY_RESULTS, partition_key, self.context.run.run_id
+        ):
+            if evaluation.check_name == AMC_EXECUTION_CHECK:
+                amc_reported = True
+                evaluation = amc_evaluation(
+                    WEEKLY_RESULTS,
+                    partition_key,
+                    passed=evaluation.passed,
+                    metadata={**evaluation.metadata, **this_run},
+                    target=evaluation.target_materialization_data,
+                )
+            yield evaluation
+        if outcome.kind is OutcomeKind.REUSED and not amc_reported:
+            # The week is published, so AMC produced it, though not in this instance's memory.
+            yield amc_evaluation(
+                WEEKLY_RESULTS,
+                partition_key,
+                passed=True,
+                metadata=this_run,
+                target=latest_materialization(self.instance, WEEKLY_RESULTS, partition_key),
+            )
+
+    def _published_figures(self, outcome: WeekOutcome) -> PublishedWeekFigures | None:
+        with psycopg.connect(self.database_url) as conn:
+            with conn.cursor(row_factory=dict_row) as cur:
+                row = cur.execute(
+                    load("published_week"),
+                    {
+                        "collection_id": self.collection.collection_id,
+                        "week_start_date": outcome.week.start_date,
+                    },
+                ).fetchone()
+            if row is None:
+                return None
+            columns = published_columns(conn, self.collection.workflow_id)
+        return PublishedWeekFigures(
+            row_count=row["result_rows"] or 0,
+            amc_execution_id=row["amc_execution_id"] or "",
+            amc_run_seconds=row["execution_duration"],
+            amc_queue_seconds=None,
+            results_table=row["results_table"] or "",
+            columns=[(column.name, column.postgres_type) for column in columns],
+            parquet_path=Path(row["parquet_path"]) if row["parquet_path"] else None,
+            checksum=row["data_checksum"] or "",
+            summary_stats=row["summary_stats"] or {},
+            preview=row["preview"] or [],
         )
 
 
-def _reused_metadata(database_url: str, collection_id: Any, week_start: Any) -> dict[str, Any]:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "select result_rows, amc_execution_id, data_checksum, summary_stats, result_location "
-            "from report_data_weeks where collection_id = %s and week_start_date = %s",
-            (collection_id, week_start),
-        ).fetchone()
-    if row is None:
-        return {}
-    return {
-        "dagster/row_count": row[0] or 0,
-        "amc_execution_id": row[1] or "",
-        "data_checksum": row[2] or "",
-        "summary_stats": dg.MetadataValue.json(row[3] or {}),
-        "results_table": row[4] or "",
-    }
+def _figures_of(outcome: WeekOutcome, published: LoadedWeek) -> PublishedWeekFigures:
+    return PublishedWeekFigures(
+        row_count=published.row_count,
+        amc_execution_id=outcome.amc_execution_id or "",
+        amc_run_seconds=outcome.amc_seconds,
+        amc_queue_seconds=outcome.amc_queue_seconds,
+        results_table=published.results_table,
+        columns=[(column.name, column.postgres_type) for column in published.columns],
+        parquet_path=published.parquet_path,
+        checksum=published.checksum,
+        summary_stats=published.summary_stats,
+        preview=outcome.preview,
+    )
 
 
 def run_partition_keys(context: AssetExecutionContext) -> list[str]:
@@ -181,10 +224,12 @@ def run_partition_keys(context: AssetExecutionContext) -> list[str]:
             description=(
                 "AMC query results of each week of each report data collection: a typed table "
                 "per workflow in schema `results`, a Parquet file per week, and the week's "
-                "summary_stats in `report_data_weeks`."
+                "summary_stats in `report_data_weeks`. A partition is a collection (its key is "
+                "the collection's slug; `recomamp collections list` gives the names) and a week."
             ),
             group_name="collections",
             kinds={"postgres", "parquet"},
+            owners=[OWNER],
         )
     ],
     check_specs=check_specs,
@@ -193,7 +238,7 @@ def run_partition_keys(context: AssetExecutionContext) -> list[str]:
 )
 def collection_weekly_results(
     context: AssetExecutionContext, recomamp: RecomampResource
-) -> Iterator[dg.AssetCheckEvaluation | dg.AssetMaterialization]:
+) -> Iterator[dg.AssetCheckEvaluation | dg.AssetMaterialization | dg.Output[None]]:
     """Run the selected weeks of each selected collection against AMC."""
     settings = recomamp.settings()
     database_url = recomamp.database_url()
@@ -213,6 +258,7 @@ def collection_weekly_results(
             f"{weeks[0].partition_key} .. {weeks[-1].partition_key}"
             + (" (refresh)" if refresh else "")
         )
+        reporter = WeekReporter(context, database_url, collection)
         runner = WeekRunner(
             settings=settings,
             database_url=database_url,
@@ -223,6 +269,7 @@ def collection_weekly_results(
                 initial_interval=settings.amc_poll_initial_seconds,
                 max_interval=max(settings.amc_poll_max_seconds, settings.amc_poll_initial_seconds),
             ),
+            on_progress=lambda target, text: context.log.info(f"{target.describe()}: {text}"),
         )
         try:
             for done, outcome in enumerate(runner.run_weeks(weeks), start=1):
@@ -240,22 +287,24 @@ def collection_weekly_results(
                     context.log.warning(line)
                 else:
                     context.log.info(line)
-                reused = (
-                    _reused_metadata(
-                        database_url, collection.collection_id, outcome.week.start_date
-                    )
-                    if outcome.kind is OutcomeKind.REUSED
-                    else None
-                )
-                yield from _events(outcome, str(partition_key), reused)
+                yield from reporter.events(outcome, str(partition_key))
         finally:
             runner.close()
     context.log.info(
         "weeks: " + ", ".join(f"{count} {kind}" for kind, count in sorted(totals.items()))
     )
+    # Each week's checks are reported above, per partition. These close the step's check
+    # outputs, which Dagster otherwise reports as missing although every week was reported.
+    for check_key in context.selected_asset_check_keys:
+        output_name = context.assets_def.get_output_name_for_asset_check_key(check_key)
+        yield dg.Output(None, output_name=output_name)
 
 
 collection_weeks_job = dg.define_asset_job(
     "collection_weeks_job",
     selection=dg.AssetSelection.assets(WEEKLY_RESULTS),
+    description=(
+        "Runs the selected weeks of report data collections against AMC, in one run per "
+        "selected range: each week is submitted, polled, loaded, checked and published."
+    ),
 )

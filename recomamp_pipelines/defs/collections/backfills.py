@@ -12,10 +12,12 @@ from recomamp_pipelines.collections.plans import missing_weeks, registered_colle
 from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.collections.assets import REFRESH_TAG, collection_weeks_job
 from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
+from recomamp_pipelines.defs.collections.runs import runs_in_flight
 from recomamp_pipelines.defs.dagster_private import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from recomamp_pipelines.defs.owners import OWNER
 from recomamp_pipelines.defs.recovery.liveness import runs_by_tag
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.defs.schedules.jobs import KIND_TAG
@@ -28,6 +30,7 @@ BACKFILLED_STATUSES = ("ACTIVE", "COMPLETED", "FAILED")
 
 
 @dg.sensor(
+    owners=[OWNER],
     name="collection_backfill_sensor",
     job=collection_weeks_job,
     minimum_interval_seconds=60,
@@ -55,7 +58,19 @@ def collection_backfill_sensor(
         requested = runs_by_tag(
             context.instance, BACKFILL_TAG, [c.backfill_run_key for c in collections]
         )
-        pending = [c for c in collections if c.backfill_run_key not in requested]
+        # A collection whose weeks a run is already on (the CLI's, the UI's) waits for it.
+        busy = runs_in_flight(context.instance)
+        for collection in collections:
+            if collection.partition_key in busy and collection.backfill_run_key not in requested:
+                context.log.info(
+                    f"collection {collection.name!r} left to run "
+                    f"{busy[collection.partition_key].run_id}, still in flight"
+                )
+        pending = [
+            c
+            for c in collections
+            if c.backfill_run_key not in requested and c.partition_key not in busy
+        ]
         missing = missing_weeks(conn, pending, now, settings.week_start_day)
     for collection in pending:
         weeks = missing[collection.collection_id]

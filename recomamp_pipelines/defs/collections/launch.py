@@ -27,6 +27,7 @@ from recomamp_pipelines.dagster_home import prepare_dagster_home
 from recomamp_pipelines.db.connection import connect, database_url
 from recomamp_pipelines.defs.collections.assets import AMC_EXECUTION_CHECK, REFRESH_TAG
 from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
+from recomamp_pipelines.defs.collections.runs import runs_in_flight
 from recomamp_pipelines.defs.dagster_private import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -130,6 +131,12 @@ def run_backfill(
     if not instance.has_dynamic_partition(COLLECTIONS_PARTITIONS_NAME, key):
         instance.add_dynamic_partitions(COLLECTIONS_PARTITIONS_NAME, [key])
 
+    running = runs_in_flight(instance).get(key)
+    if running is not None:
+        raise BackfillRequestError(
+            f"collection {collection.name!r} is being run by Dagster run {running.run_id} "
+            f"({running.status.value}); wait for it to end, or cancel it in the Dagster UI"
+        )
     run_ids: list[str] = []
     succeeded = True
     done_before = 0

@@ -15,6 +15,7 @@ from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.collections.assets import REFRESH_TAG, collection_weeks_job
 from recomamp_pipelines.defs.collections.backfills import LAUNCHED_BY_TAG
 from recomamp_pipelines.defs.collections.partitions import COLLECTION_DIMENSION, WEEK_DIMENSION
+from recomamp_pipelines.defs.owners import OWNER
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.defs.schedules.jobs import KIND_TAG
 from recomamp_pipelines.settings import RECOMAMP_NIGHTLY_TIMEZONE, load_settings
@@ -29,6 +30,7 @@ def nightly_timezone() -> str:
 
 
 @dg.schedule(
+    owners=[OWNER],
     name="nightly_collection_weeks",
     cron_schedule=NIGHTLY_CRON,
     execution_timezone=nightly_timezone(),

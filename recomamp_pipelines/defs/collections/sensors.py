@@ -9,10 +9,12 @@ from recomamp_pipelines.collections.registration import (
 )
 from recomamp_pipelines.db.connection import connect
 from recomamp_pipelines.defs.collections.partitions import collections_partitions
+from recomamp_pipelines.defs.owners import OWNER
 from recomamp_pipelines.defs.resources import RecomampResource
 
 
 @dg.sensor(
+    owners=[OWNER],
     name="collections_sensor",
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,

@@ -24,6 +24,7 @@ from recomamp_pipelines.defs.dagster_private import (
     ASSET_PARTITION_RANGE_START_TAG,
     FINISHED_STATUSES,
 )
+from recomamp_pipelines.defs.owners import OWNER
 from recomamp_pipelines.defs.recovery.liveness import (
     UNCHECKABLE_RUN_GRACE,
     fail_dead_run,
@@ -144,6 +145,7 @@ def _schedule_recovery(
 
 
 @dg.sensor(
+    owners=[OWNER],
     name=SENSOR_NAME,
     jobs=[collection_weeks_job, scheduled_workflows_job],
     minimum_interval_seconds=120,

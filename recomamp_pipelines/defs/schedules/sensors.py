@@ -15,6 +15,7 @@ import psycopg
 from dagster import SensorEvaluationContext
 
 from recomamp_pipelines.db.connection import connect
+from recomamp_pipelines.defs.owners import OWNER
 from recomamp_pipelines.defs.recovery.liveness import (
     fail_dead_run,
     run_is_dead,
@@ -84,6 +85,7 @@ def _retry(
 
 
 @dg.sensor(
+    owners=[OWNER],
     name="workflow_schedules_sensor",
     job=scheduled_workflows_job,
     minimum_interval_seconds=30,
