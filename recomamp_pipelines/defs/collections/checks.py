@@ -18,12 +18,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
-from dagster._core.event_api import PartitionKeyFilter
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from recomamp_pipelines.defs.dagster_private import (
+    AssetCheckEvaluationTargetMaterializationData,
+    AssetCheckExecutionRecordStatus,
+    PartitionKeyFilter,
+)
 from recomamp_pipelines.quality.loaded_week import CHECKS
 from recomamp_pipelines.quality.outcomes import CheckOutcome
 
