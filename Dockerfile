@@ -16,7 +16,9 @@ RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY recomamp_pipelines ./recomamp_pipelines
 COPY sql ./sql
-# Editable, as `make venv` does: the migrations are read from sql/ beside the package.
+COPY dbt_like_views ./dbt_like_views
+# Editable, as `make venv` does: the migrations (sql/) and the analyst views (dbt_like_views/)
+# are read beside the package.
 RUN pip install --no-deps -e .
 
 COPY deploy/dagster.yaml /opt/dagster/dagster_home/dagster.yaml

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import typer
 
 from recomamp_pipelines.analytics.views import (
@@ -52,25 +50,3 @@ def refresh_command() -> None:
     for mart in refreshed:
         typer.echo(f"  {mart.name:<40} {mart.seconds:.2f} s")
     typer.echo(f"Refreshed {len(refreshed)} materialized mart(s).")
-
-
-@app.command("url")
-def url_command() -> None:
-    """Print the URL to give psql: the embedded server's, or DATABASE_URL without its password."""
-    config = settings()
-    with user_errors():
-        url = database_url(config)
-    if config.uses_embedded_database:
-        typer.echo(url)
-    else:
-        typer.echo(without_password(url))
-
-
-def without_password(url: str) -> str:
-    """The URL with any password left out (psql then asks for it, or reads ~/.pgpass)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=user + netloc))

@@ -168,12 +168,3 @@ def test_views_apply_and_db_upgrade_commands(recomamp_env: dict[str, str], db_ur
     result = runner.invoke(app, ["views", "refresh"])
     assert result.exit_code == 0, result.output
     assert "collection_weekly_kpis" in result.output
-
-
-def test_views_url_never_prints_a_password(
-    recomamp_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql://analyst:s3cret@db.example:5432/recomamp")
-    result = runner.invoke(app, ["views", "url"])
-    assert result.exit_code == 0, result.output
-    assert result.output.strip() == "postgresql://analyst@db.example:5432/recomamp"

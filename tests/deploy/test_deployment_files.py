@@ -134,6 +134,16 @@ def test_image_installs_the_lock_file_with_hashes() -> None:
     assert "pip install --no-deps -e ." in docker["RUN"]
 
 
+def test_image_carries_the_folders_the_package_reads_beside_itself() -> None:
+    """The migrations and the analyst views are read from the checkout, not the package."""
+    from recomamp_pipelines.analytics.views import VIEWS_DIR
+    from recomamp_pipelines.db.migrations import MIGRATIONS_DIR
+
+    copied = _dockerfile()["COPY"]
+    for folder in (MIGRATIONS_DIR.parent, VIEWS_DIR):
+        assert f"{folder.name} ./{folder.name}" in copied, folder
+
+
 def test_containers_instance_is_the_production_instance() -> None:
     assert _yaml("deploy/dagster.yaml") == production_dagster_yaml(ProductionInstance())
     assert "deploy/dagster.yaml /opt/dagster/dagster_home/dagster.yaml" in _dockerfile()["COPY"]
