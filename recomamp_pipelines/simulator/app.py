@@ -219,10 +219,10 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
         return await run_in_threadpool(sim.get_schedule, ctx["instance_id"], schedule_id)
 
     async def data_sources(request: Request, ctx: dict[str, Any]) -> Any:
-        return sim.data_sources(_params(request))
+        return sim.data_sources(ctx["instance_id"], _params(request))
 
     async def data_source(request: Request, ctx: dict[str, Any]) -> Any:
-        return sim.data_source(request.path_params["dataSourceId"])
+        return sim.data_source(ctx["instance_id"], request.path_params["dataSourceId"])
 
     # --- pre-signed downloads --------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from recomamp_pipelines.amc_sql.catalogue import PAID_FEATURES
 from recomamp_pipelines.simulator.faults import Faults
 
 DEFAULT_HOST = "127.0.0.1"
@@ -43,6 +44,8 @@ class InstanceConfig:
     instance_name: str = ""
     account_id: str = DEFAULT_ACCOUNT_ID
     advertiser_ids: tuple[str, ...] = ()
+    #: AMC paid features the instance subscribes to (their tables answer "not found" otherwise).
+    paid_features: tuple[str, ...] = ()
 
     def accepts(self, advertiser_id: str) -> bool:
         return not self.advertiser_ids or advertiser_id in self.advertiser_ids
@@ -185,12 +188,22 @@ def _instances(raw: Any, default_account: str) -> tuple[InstanceConfig, ...]:
         advertisers = item.get("advertiser_ids", [])
         if not isinstance(advertisers, list):
             raise SimulatorConfigError(f"instance {item!r}: advertiser_ids must be a list")
+        features = item.get("paid_features", [])
+        if not isinstance(features, list):
+            raise SimulatorConfigError(f"instance {item!r}: paid_features must be a list")
+        unknown = sorted({str(f) for f in features} - set(PAID_FEATURES))
+        if unknown:
+            raise SimulatorConfigError(
+                f"instance {item['instance_id']!r}: unknown paid features {unknown}; "
+                f"expected some of {sorted(PAID_FEATURES)}"
+            )
         instances.append(
             InstanceConfig(
                 instance_id=str(item["instance_id"]),
                 instance_name=str(item.get("instance_name", "")),
                 account_id=str(item.get("account_id", default_account)),
                 advertiser_ids=tuple(str(a) for a in advertisers),
+                paid_features=tuple(str(f) for f in features),
             )
         )
     return tuple(instances)

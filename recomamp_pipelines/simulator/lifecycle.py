@@ -222,7 +222,13 @@ class Lifecycle:
             record["timeWindowEndOriginal"],
         )
         # Data is read as of the creation time: the answer does not drift with the queue.
-        compiled = sim.compile_for(definition, record["parameterValues"], window, created)
+        compiled = sim.compile_for(
+            definition,
+            record["parameterValues"],
+            window,
+            created,
+            self._instance_of(record["workflowExecutionId"]),
+        )
         rules = None
         if not record["disableAggregationControls"]:
             rules = PrivacyRules(

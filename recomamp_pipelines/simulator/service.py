@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from recomamp_pipelines.simulator.auth import TokenAuthority
-from recomamp_pipelines.simulator.catalog import TABLES
+from recomamp_pipelines.simulator.catalog import Table, tables_for
 from recomamp_pipelines.simulator.clock import SimClock, iso_z
 from recomamp_pipelines.simulator.config import InstanceConfig, SimulatorConfig
 from recomamp_pipelines.simulator.data import DataWindow, Warehouse
@@ -292,19 +292,25 @@ class Simulator:
 
     # --- data sources ----------------------------------------------------------------------
 
-    def data_sources(self, params: dict[str, str]) -> dict[str, Any]:
-        chunk, token = page([t.as_api() for t in TABLES.values()], params)
+    def tables_of(self, instance_id: str | None) -> dict[str, Table]:
+        """The tables an instance sees: every free table, and those of its paid features."""
+        instance = self.config.instance(instance_id) if instance_id else None
+        return tables_for(frozenset(instance.paid_features if instance else ()))
+
+    def data_sources(self, instance_id: str, params: dict[str, str]) -> dict[str, Any]:
+        tables = self.tables_of(instance_id).values()
+        chunk, token = page([t.as_api() for t in tables], params)
         return {"dataSources": chunk, "nextToken": token}
 
-    def data_source(self, data_source_id: str) -> dict[str, Any]:
-        table = TABLES.get(data_source_id.lower())
+    def data_source(self, instance_id: str, data_source_id: str) -> dict[str, Any]:
+        table = self.tables_of(instance_id).get(data_source_id.lower())
         if table is None:
             raise not_found(f"Data source with ID {data_source_id} not found.")
         return table.as_api()
 
     # --- workflows -------------------------------------------------------------------------
 
-    def _workflow_definition(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _workflow_definition(self, body: dict[str, Any], instance_id: str) -> dict[str, Any]:
         """The stored form of a workflow body, after AMC's create-time compile check."""
         sql = body.get("sqlQuery")
         if not isinstance(sql, str) or not sql.strip():
@@ -324,14 +330,16 @@ class Simulator:
                 raise bad_request(f"{column} must be a column name, not {value!r}.")
         try:
             specs = [ParameterSpec.from_api(p) for p in raw_parameters]
-            self.compiler.compile(sql, {}, specs, None, require_values=False)
+            self.compiler.compile(
+                sql, {}, specs, None, require_values=False, tables=self.tables_of(instance_id)
+            )
         except AmcSqlError as exc:
             raise bad_request(str(exc)) from exc
         return {k: body[k] for k in WORKFLOW_FIELDS if k in body and body[k] is not None}
 
     def create_workflow(self, instance_id: str, body: dict[str, Any]) -> dict[str, Any]:
         workflow_id = identifier(body.get("workflowId"), "workflowId")
-        definition = self._workflow_definition(body)
+        definition = self._workflow_definition(body, instance_id)
         now = iso_z(self.clock.now())
         with self.store.transaction() as db:
             exists = db.execute(
@@ -379,7 +387,7 @@ class Simulator:
             raise bad_request(
                 f"workflowId {body.get('workflowId')!r} in the body does not match {workflow_id}."
             )
-        definition = self._workflow_definition({**body, "workflowId": workflow_id})
+        definition = self._workflow_definition({**body, "workflowId": workflow_id}, instance_id)
         with self.store.transaction() as db:
             changed = db.execute(
                 state_sql("update_workflow"),
@@ -423,7 +431,7 @@ class Simulator:
             body.get("disableAggregationControls"), "disableAggregationControls"
         )
         dry_run = flag(body.get("dryRun"), "dryRun")
-        compiled = self.compile_for(definition, parameter_values, window, now)
+        compiled = self.compile_for(definition, parameter_values, window, now, instance_id)
         fate = self.faults.take_execution_fault()
         execution_id = str(uuid.uuid4())
         duration = self.faults.current.execution_seconds
@@ -492,7 +500,9 @@ class Simulator:
             definition.pop("lastUpdatedTime", None)
             return saved, definition
         if isinstance(inline, dict):
-            definition = self._workflow_definition({**inline, "workflowId": "transient"})
+            definition = self._workflow_definition(
+                {**inline, "workflowId": "transient"}, instance_id
+            )
             definition.pop("workflowId", None)
             return f"transient_{uuid.uuid4()}", definition
         raise bad_request("Either workflowId or workflow (with its sqlQuery) is required.")
@@ -503,11 +513,16 @@ class Simulator:
         parameter_values: dict[str, Any],
         window: ResolvedWindow,
         now: datetime,
+        instance_id: str,
     ) -> CompiledQuery:
         specs = [ParameterSpec.from_api(p) for p in definition.get("inputParameters") or []]
         try:
             return self.compiler.compile(
-                definition["sqlQuery"], parameter_values, specs, self.data_window(window, now)
+                definition["sqlQuery"],
+                parameter_values,
+                specs,
+                self.data_window(window, now),
+                tables=self.tables_of(instance_id),
             )
         except AmcSqlError as exc:
             raise bad_request(str(exc)) from exc
