@@ -363,13 +363,18 @@ def output_selects(tree: exp.Expr) -> list[exp.Select]:
     return [tree] if isinstance(tree, exp.Select) else []
 
 
-def output_names(tree: exp.Query) -> tuple[str, ...]:
-    """The output column names of the outermost select, refusing duplicates."""
-    first: exp.Expr = tree
+def _first_select(tree: exp.Expr) -> exp.Select:
+    first = tree
     while isinstance(first, exp.SetOperation):
         first = first.this
     if not isinstance(first, exp.Select):
         raise compile_error("The outermost query must be a SELECT.")
+    return first
+
+
+def output_names(tree: exp.Query) -> tuple[str, ...]:
+    """The output column names of the outermost select, refusing duplicates."""
+    first = _first_select(tree)
     names: list[str] = []
     for projection in first.expressions:
         if isinstance(projection, exp.Alias):
@@ -480,6 +485,10 @@ def check_query(sql: str, tables: dict[str, Table] | None = None) -> CheckedQuer
     extensions = rewrite_extended_tables(sql, tree)
     used = check_tables(sql, tree, available)
     names = output_names(tree)
+    starred = any(p.find(exp.Star) for p in _first_select(tree).expressions)
     qualified = qualify_columns(sql, tree, available)
+    if starred:
+        # `SELECT *` over a WITH query: the names are the expanded columns'.
+        names = tuple(p.alias_or_name for p in _first_select(qualified).expressions)
     check_output(sql, qualified, used)
     return CheckedQuery(qualified, used, names, extensions)

@@ -270,6 +270,11 @@ def _translate_functions(tree: exp.Expr) -> None:
             call.replace(exp.Anonymous(this="len", expressions=args))
         elif name == "PERCENTILE" and len(args) == 2:
             call.replace(exp.Anonymous(this="quantile_cont", expressions=args))
+    for weekday in list(tree.find_all(exp.DayOfWeek)):
+        # AMC counts days from 1 (Sunday), DuckDB from 0.
+        weekday.replace(
+            exp.Paren(this=exp.Add(this=weekday.copy(), expression=exp.Literal.number(1)))
+        )
     for cast_node in list(tree.find_all(exp.Cast, exp.TryCast)):
         value = cast_node.this
         if not (isinstance(value, exp.Literal) and value.is_string):

@@ -115,7 +115,8 @@ def _drawn(column: Column, event_time: str) -> str:
     if data_type in ("LONG", "INTEGER"):
         if column.column_type == "METRIC":
             return f"cast({draw} % 2 as {target})"
-        return f"cast({draw} % 100000 as {target})"
+        # Few distinct values, as segment, category and id dimensions have.
+        return f"cast({draw} % 24 as {target})"
     if data_type in ("DOUBLE", "DECIMAL"):
         return f"cast(({draw} % 10000) / 100.0 as {target})"
     if data_type == "DATE":
