@@ -82,6 +82,9 @@ class SimulatorConfig:
     token_lifetime_seconds: int = 3600
     download_url_ttl_seconds: int = 300
     max_running_per_instance: int = 10
+    max_running_per_account: int = 200
+    #: Executions of one workflow over overlapping windows before AMC rejects more (0: no limit).
+    max_overlapping_runs: int = 0
     result_file_max_rows: int = 1_000_000
     aggregation_threshold: int = 100
     data_lag_hours: int = 48
@@ -142,6 +145,8 @@ _SCALARS: dict[str, type] = {
     "token_lifetime_seconds": int,
     "download_url_ttl_seconds": int,
     "max_running_per_instance": int,
+    "max_running_per_account": int,
+    "max_overlapping_runs": int,
     "result_file_max_rows": int,
     "aggregation_threshold": int,
     "data_lag_hours": int,
@@ -268,6 +273,10 @@ def validate(config: SimulatorConfig) -> SimulatorConfig:
             raise SimulatorConfigError(f"{name} = {getattr(config, name)}: must be >= 0")
     if config.max_running_per_instance < 1:
         raise SimulatorConfigError("max_running_per_instance must be at least 1")
+    if config.max_running_per_account < 1:
+        raise SimulatorConfigError("max_running_per_account must be at least 1")
+    if config.max_overlapping_runs < 0:
+        raise SimulatorConfigError("max_overlapping_runs must be 0 (no limit) or more")
     if config.result_file_max_rows < 1:
         raise SimulatorConfigError("result_file_max_rows must be at least 1")
     return config

@@ -137,6 +137,9 @@ class PrivacyRules:
     discriminator_column: str | None = None
     user_count_column: str | None = None
     reason_column: str | None = None
+    #: Keep rows under the threshold with their metrics nulled (REMOVE_VALUES) instead of
+    #: dropping them (REMOVE_ROWS).
+    keep_rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -477,7 +480,7 @@ def _final_select(compiled: CompiledQuery, rules: PrivacyRules | None) -> str:
     columns = []
     for original, name, metric in zip(originals, compiled.names, compiled.metrics, strict=True):
         value = _quoted(original)
-        if rules is not None and rules.discriminator_column and metric:
+        if rules is not None and rules.keep_rows and metric:
             value = f"case when {passes} then {value} end"
         columns.append(f"{value} as {_quoted(name)}")
     where = ""
@@ -489,7 +492,7 @@ def _final_select(compiled: CompiledQuery, rules: PrivacyRules | None) -> str:
                     f"case when not ({passes}) then 'AGGREGATION_THRESHOLD' end "
                     f"as {_quoted(rules.reason_column)}"
                 )
-        else:
+        if not rules.keep_rows:
             where = f" where {passes}"
         if rules.user_count_column:
             columns.append(f"{users} as {_quoted(rules.user_count_column)}")
