@@ -486,7 +486,8 @@ def check_query(sql: str, tables: dict[str, Table] | None = None) -> CheckedQuer
     used = check_tables(sql, tree, available)
     names = output_names(tree)
     starred = any(p.find(exp.Star) for p in _first_select(tree).expressions)
-    qualified = qualify_columns(sql, tree, available)
+    # Only the tables read: qualifying against the whole catalogue costs several times more.
+    qualified = qualify_columns(sql, tree, {name: available[name] for name in used})
     if starred:
         # `SELECT *` over a WITH query: the names are the expanded columns'.
         names = tuple(p.alias_or_name for p in _first_select(qualified).expressions)
