@@ -186,9 +186,9 @@ class AmcSqlCompiler:
         self._check = duckdb.connect()
         self._check.execute("set TimeZone = 'UTC'")
         install_amc_functions(self._check)
-        for table, columns in duckdb_schema().items():
-            cols = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
-            self._check.execute(f'create table "{table}" ({cols})')
+        # Empty tables to bind queries against, made on first use: the catalogue has 68.
+        self._schema = duckdb_schema()
+        self._made: set[str] = set()
         self._lock = threading.Lock()
 
     def compile(
@@ -208,13 +208,17 @@ class AmcSqlCompiler:
         add_user_counts(qualified)
         _translate_functions(qualified)
         translated = qualified.sql(dialect="duckdb")
-        self._bind_check(translated)
+        self._bind_check(translated, checked.tables)
         return CompiledQuery(
             translated, checked.tables, checked.names, metrics, dict(checked.extensions)
         )
 
-    def _bind_check(self, translated: str) -> None:
+    def _bind_check(self, translated: str, tables: frozenset[str]) -> None:
         with self._lock:
+            for table in sorted(tables - self._made):
+                columns = ", ".join(f'"{n}" {kind}' for n, kind in self._schema[table].items())
+                self._check.execute(f'create table "{table}" ({columns})')
+                self._made.add(table)
             try:
                 self._check.execute(f"describe {translated}")
             except duckdb.Error as exc:
