@@ -24,13 +24,21 @@ Settings file keys (all optional)
     client_id, client_secret, refresh_tokens, execution_seconds, pending_seconds [0],
     state_dir, seed, data_scale, history_weeks [60], cache_max_rows [6000000],
     token_lifetime_seconds [3600], download_url_ttl_seconds [300],
-    max_running_per_instance [10], result_file_max_rows [1000000],
+    max_running_per_instance [10], max_running_per_account [200],
+    max_overlapping_runs [0: no limit; else executions of one workflow over overlapping
+    windows beyond it are REJECTED], result_file_max_rows [1000000],
     aggregation_threshold [100], data_lag_hours [48], engine_threads [2],
     engine_memory_limit [2GB] (DuckDB spills beyond it), latency_seconds,
     clock = {now = ISO, frozen = bool}, faults = {<fault>: value, ...},
     accounts = [{account_id, account_name, marketplace_id}, ...]
         [ENTITY1AA1AA11AAA1, "Simulated AMC account", ATVPDKIKX0DER],
-    instances = [{instance_id, instance_name, account_id, advertiser_ids = [...]}, ...].
+    instances = [{instance_id, instance_name, account_id, advertiser_ids = [...],
+        paid_features = [FLEXIBLE_SHOPPING_INSIGHTS, AUDIENCE_SEGMENT_INSIGHTS, ...]}, ...]:
+        a paid feature's tables exist only on instances that list it.
+
+Tables and SQL: every table of Amazon's AMC data-source reference (recomamp_pipelines/amc_sql/
+catalogue.json) over generated data shared by all of them, checked by the same AMC SQL front end
+as the pipeline's validator; README.md beside this file lists what is supported.
 
 Endpoints
     POST /auth/o2/token                    Login with Amazon (form: grant_type=refresh_token,
@@ -62,10 +70,15 @@ Answers give the window in UTC (`2024-01-20T05:00:00Z`) and the strings sent in
 `timeWindowStartOriginal`/`EndOriginal`. Without timeWindowType, start and end mean EXPLICIT,
 neither means MOST_RECENT_DAY. `dataGaps` lists each table read when the window ends less than
 `data_lag_hours` before the clock; the execution runs either way. `dryRun` executions succeed
-without output.
+without output. `skipPublish` is accepted. A workflow's `outputColumns`, when given, must name
+the query's output columns (else 400 at create time); `privacyFilteringBehavior` REMOVE_ROWS
+(the default) drops rows under the threshold, REMOVE_VALUES keeps them with their metrics
+NULL. Answers carry the versioned media type the request asked for
+(`application/vnd.amcworkflowexecutions.v1+json` and its kind), plain JSON otherwise.
 
 Lifecycle (simulated clock): PENDING for `pending_seconds`, then RUNNING when one of the
-instance's `max_running_per_instance` slots is free, SUCCEEDED after `execution_seconds` once
+instance's `max_running_per_instance` slots and one of its account's `max_running_per_account`
+are free, SUCCEEDED after `execution_seconds` once
 the query finished (FAILED when it exceeds workflowExecutionTimeoutSeconds or the query fails).
 Cancelling is allowed while PENDING or RUNNING. AMC's schedules (Daily/Weekly at
 aggregationHourUtc) fire once per period for the period before, never backfilling.

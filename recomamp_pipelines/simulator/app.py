@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,20 @@ MARKETPLACE_HEADER = "Amazon-Advertising-API-MarketplaceId"
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Any]]
 
 
+_VERSIONED_MEDIA_TYPE = re.compile(r"^application/vnd\.amc[a-z]+\.v\d+\+json$")
+
+
+def answer_media_type(request: Request) -> str:
+    """The versioned media type the client asked for (`application/vnd.amcworkflows.v1+json`
+    and its kind), else plain JSON, which AMC answers too."""
+    for media_type in (request.headers.get("accept", ""), request.headers.get("content-type", "")):
+        for candidate in media_type.split(","):
+            value = candidate.split(";")[0].strip().lower()
+            if _VERSIONED_MEDIA_TYPE.match(value):
+                return value
+    return "application/json"
+
+
 def _unauthorized() -> JSONResponse:
     return JSONResponse({"message": "Unauthorized"}, status_code=401)
 
@@ -54,7 +69,8 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
         sim.counters.request(f"{request.method} {template}", status)
 
     def amc(
-        handler: Handler, needs_advertiser: bool = True
+        handler: Handler,
+        needs_advertiser: bool = True,
     ) -> Callable[[Request], Awaitable[Response]]:
         """An AMC endpoint: faults, latency, headers, token, instance, then the handler."""
 
@@ -115,7 +131,7 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
                 return JSONResponse(exc.body(), status_code=exc.status)
             if isinstance(result, Response):
                 return result
-            return JSONResponse(result)
+            return JSONResponse(result, media_type=answer_media_type(request))
 
         return endpoint
 
@@ -219,10 +235,10 @@ def create_app(config: SimulatorConfig, base_url: str) -> Starlette:
         return await run_in_threadpool(sim.get_schedule, ctx["instance_id"], schedule_id)
 
     async def data_sources(request: Request, ctx: dict[str, Any]) -> Any:
-        return sim.data_sources(_params(request))
+        return sim.data_sources(ctx["instance_id"], _params(request))
 
     async def data_source(request: Request, ctx: dict[str, Any]) -> Any:
-        return sim.data_source(request.path_params["dataSourceId"])
+        return sim.data_source(ctx["instance_id"], request.path_params["dataSourceId"])
 
     # --- pre-signed downloads --------------------------------------------------------------
 

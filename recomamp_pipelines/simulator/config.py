@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from recomamp_pipelines.amc_sql.catalogue import PAID_FEATURES
 from recomamp_pipelines.simulator.faults import Faults
 
 DEFAULT_HOST = "127.0.0.1"
@@ -43,6 +44,8 @@ class InstanceConfig:
     instance_name: str = ""
     account_id: str = DEFAULT_ACCOUNT_ID
     advertiser_ids: tuple[str, ...] = ()
+    #: AMC paid features the instance subscribes to (their tables answer "not found" otherwise).
+    paid_features: tuple[str, ...] = ()
 
     def accepts(self, advertiser_id: str) -> bool:
         return not self.advertiser_ids or advertiser_id in self.advertiser_ids
@@ -79,6 +82,9 @@ class SimulatorConfig:
     token_lifetime_seconds: int = 3600
     download_url_ttl_seconds: int = 300
     max_running_per_instance: int = 10
+    max_running_per_account: int = 200
+    #: Executions of one workflow over overlapping windows before AMC rejects more (0: no limit).
+    max_overlapping_runs: int = 0
     result_file_max_rows: int = 1_000_000
     aggregation_threshold: int = 100
     data_lag_hours: int = 48
@@ -139,6 +145,8 @@ _SCALARS: dict[str, type] = {
     "token_lifetime_seconds": int,
     "download_url_ttl_seconds": int,
     "max_running_per_instance": int,
+    "max_running_per_account": int,
+    "max_overlapping_runs": int,
     "result_file_max_rows": int,
     "aggregation_threshold": int,
     "data_lag_hours": int,
@@ -185,12 +193,22 @@ def _instances(raw: Any, default_account: str) -> tuple[InstanceConfig, ...]:
         advertisers = item.get("advertiser_ids", [])
         if not isinstance(advertisers, list):
             raise SimulatorConfigError(f"instance {item!r}: advertiser_ids must be a list")
+        features = item.get("paid_features", [])
+        if not isinstance(features, list):
+            raise SimulatorConfigError(f"instance {item!r}: paid_features must be a list")
+        unknown = sorted({str(f) for f in features} - set(PAID_FEATURES))
+        if unknown:
+            raise SimulatorConfigError(
+                f"instance {item['instance_id']!r}: unknown paid features {unknown}; "
+                f"expected some of {sorted(PAID_FEATURES)}"
+            )
         instances.append(
             InstanceConfig(
                 instance_id=str(item["instance_id"]),
                 instance_name=str(item.get("instance_name", "")),
                 account_id=str(item.get("account_id", default_account)),
                 advertiser_ids=tuple(str(a) for a in advertisers),
+                paid_features=tuple(str(f) for f in features),
             )
         )
     return tuple(instances)
@@ -255,6 +273,10 @@ def validate(config: SimulatorConfig) -> SimulatorConfig:
             raise SimulatorConfigError(f"{name} = {getattr(config, name)}: must be >= 0")
     if config.max_running_per_instance < 1:
         raise SimulatorConfigError("max_running_per_instance must be at least 1")
+    if config.max_running_per_account < 1:
+        raise SimulatorConfigError("max_running_per_account must be at least 1")
+    if config.max_overlapping_runs < 0:
+        raise SimulatorConfigError("max_overlapping_runs must be 0 (no limit) or more")
     if config.result_file_max_rows < 1:
         raise SimulatorConfigError("result_file_max_rows must be at least 1")
     return config

@@ -22,13 +22,16 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
+
+from recomamp_pipelines.amc_sql.catalogue import TABLES
+from recomamp_pipelines.simulator.sources import base_view_name, source_spec, view_sql
 
 SQL_DIR = Path(__file__).parent / "sql"
 EPOCH = date(1970, 1, 1)
@@ -385,6 +388,7 @@ class Warehouse:
         self._cached: OrderedDict[tuple[str, date], int] = OrderedDict()
         self._pins: dict[tuple[str, date], int] = {}
         self._generating: dict[tuple[str, date], threading.Event] = {}
+        self._view_sql: dict[str, str] = {}
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new connection to the warehouse, in UTC."""
@@ -516,10 +520,11 @@ class Warehouse:
                     del self._pins[key]
             self._evict()
 
-    def _needed(self, window: DataWindow, tables: set[str]) -> dict[str, list[date]]:
+    def _needed(self, windows: dict[str, DataWindow]) -> dict[str, list[date]]:
+        """The generated days each kind of row needs for the base views' windows."""
         days: dict[str, set[date]] = {}
-        first_day = window.history_start.date()
-        for table in tables:
+        for table, window in windows.items():
+            first_day = window.history_start.date()
             for kind, lookback in _KINDS_BY_TABLE[table]:
                 start = max(window.lo - lookback, window.history_start).date()
                 last = (window.hi - timedelta(microseconds=1)).date()
@@ -533,19 +538,65 @@ class Warehouse:
                 )
         return {kind: sorted(found) for kind, found in days.items()}
 
+    @staticmethod
+    def base_windows(
+        window: DataWindow, tables: set[str], extensions: dict[str, tuple[int, int]] | None = None
+    ) -> dict[str, DataWindow]:
+        """The window of each base view the tables read (EXTEND_TIME_WINDOW widens one)."""
+        windows: dict[str, DataWindow] = {}
+        for table in tables:
+            base = source_spec(table).base
+            before, after = (extensions or {}).get(table, (0, 0))
+            wider = replace(
+                window,
+                start=window.start - timedelta(seconds=before),
+                end=window.end + timedelta(seconds=after),
+            )
+            known = windows.get(base)
+            if known is not None:
+                wider = replace(
+                    known, start=min(known.start, wider.start), end=max(known.end, wider.end)
+                )
+            windows[base] = wider
+        return windows
+
     @contextmanager
-    def session(self, window: DataWindow, tables: set[str]) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor whose temp views show `tables` as the window sees them."""
-        needed_days = self._needed(window, tables)
+    def session(
+        self,
+        window: DataWindow,
+        tables: set[str],
+        extensions: dict[str, tuple[int, int]] | None = None,
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor whose temp views show `tables` as the window sees them.
+
+        `extensions` widens a table's window by (seconds before, seconds after), as AMC's
+        `EXTEND_TIME_WINDOW` does; the base view it reads is widened for every table on it.
+        """
+        windows = self.base_windows(window, tables, extensions)
+        needed_days = self._needed(windows)
         needed = [(kind, day) for kind, days in needed_days.items() for day in days]
         sources = self._ensure(needed)
         cur = self.cursor()
         try:
-            self._create_views(cur, window, tables, needed_days, sources)
+            self._create_views(cur, windows, needed_days, sources)
+            for table in sorted(tables):
+                cur.execute(self._table_view(cur, table))
             yield cur
         finally:
             cur.close()
             self._release(needed)
+
+    def _table_view(self, cur: duckdb.DuckDBPyConnection, table: str) -> str:
+        with self._lock:
+            known = self._view_sql.get(table)
+        if known is not None:
+            return known
+        base = source_spec(table).base
+        described = cur.execute(f'describe "{base_view_name(base)}"').fetchall()
+        made = view_sql(TABLES[table], {str(row[0]): str(row[1]) for row in described})
+        with self._lock:
+            self._view_sql[table] = made
+        return made
 
     def _union(self, kind: str, days: list[date], sources: dict[tuple[str, date], str]) -> str:
         parts = [sources[(kind, day)] for day in days]
@@ -565,23 +616,22 @@ class Warehouse:
     def _create_views(
         self,
         cur: duckdb.DuckDBPyConnection,
-        window: DataWindow,
-        tables: set[str],
+        windows: dict[str, DataWindow],
         days: dict[str, list[date]],
         sources: dict[tuple[str, date], str],
     ) -> None:
-        zone = ZoneInfo(window.time_zone)
-        offset = fixed_offset_seconds(
-            zone, window.lo - ATTRIBUTION_LOOKBACK, window.hi + timedelta(days=1)
-        )
-        common = {
-            "lo": sql_timestamp(window.lo),
-            "hi": sql_timestamp(window.hi),
-            "clock": sql_timestamp(window.clock),
-            "history": sql_timestamp(window.history_start),
-            "local": _LocalTime(window.time_zone, offset),
-        }
-        for table in sorted(tables):
+        for table, window in sorted(windows.items()):
+            zone = ZoneInfo(window.time_zone)
+            offset = fixed_offset_seconds(
+                zone, window.lo - ATTRIBUTION_LOOKBACK, window.hi + timedelta(days=1)
+            )
+            common = {
+                "lo": sql_timestamp(window.lo),
+                "hi": sql_timestamp(window.hi),
+                "clock": sql_timestamp(window.clock),
+                "history": sql_timestamp(window.history_start),
+                "local": _LocalTime(window.time_zone, offset),
+            }
             if table in ("dsp_impressions", "dsp_clicks"):
                 sql = self._views[table].format(
                     source=self._union("dsp", days.get("dsp", []), sources), **common

@@ -1,38 +1,45 @@
-"""AMC SQL, locally: validate like AMC, translate to DuckDB, run, apply the privacy rules.
+"""AMC SQL, locally: check like AMC, translate to DuckDB, run, apply the privacy rules.
 
-sqlglot parses the query as Spark SQL (the dialect AMC's is closest to), checks it the way AMC's
-compiler does (unknown tables and columns with their real line and column, `SELECT *`, `LIMIT`,
-`ORDER BY` outside a window function, queries that aggregate nothing, `user_id` in the output),
-substitutes `CUSTOM_PARAMETER('name')` and `BUILT_IN_PARAMETER('TIME_WINDOW_START')`, and writes
-DuckDB SQL; AMC functions DuckDB lacks (`SECONDS_BETWEEN`, `COLLECT`, ...) are DuckDB macros.
+The checks are the shared AMC SQL front end's (`recomamp_pipelines.amc_sql`), the same the
+pipeline's template validator makes. On a checked query the compiler substitutes
+`CUSTOM_PARAMETER('name')` and `BUILT_IN_PARAMETER('TIME_WINDOW_START')`, rewrites the AMC
+functions DuckDB spells differently (`COLLECT`, `MEDIAN`, `PERCENTILE`, `CARDINALITY`, `'today'`
+and `'now'` casts) and writes DuckDB SQL; AMC functions DuckDB lacks (`SECONDS_BETWEEN`,
+`ARRAY_UNION`, `HASH64`, ...) are DuckDB macros.
 
 The aggregation threshold is computed, not guessed: every query scope is given the set of users
 behind each of its rows (the `user_id` column where one flows through, a hidden list column
 where rows were aggregated), and the outermost select counts the distinct users of each output
 row alongside. Rows below the threshold are dropped, or, when the workflow names a
-`filteredMetricsDiscriminatorColumn`, kept with their metric columns nulled and that column TRUE.
+`filteredMetricsDiscriminatorColumn` (or asks for `privacyFilteringBehavior` REMOVE_VALUES),
+kept with their metric columns nulled and that column TRUE.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import duckdb
-import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
-from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, ScopeType, build_scope
-from sqlglot.tokens import Token, TokenType
 
-from recomamp_pipelines.simulator.catalog import TABLES, duckdb_schema
+from recomamp_pipelines.amc_sql.catalogue import TABLES, Table, duckdb_schema
+from recomamp_pipelines.amc_sql.frontend import (
+    AmcSqlError,
+    Position,
+    TimeWindowExtension,
+    check_query,
+    compile_error,
+    contains_aggregate,
+    is_grouped,
+    node_position,
+    output_selects,
+)
 from recomamp_pipelines.simulator.data import (
     DataWindow,
     Warehouse,
@@ -40,11 +47,20 @@ from recomamp_pipelines.simulator.data import (
     sql_statements,
 )
 
+__all__ = [
+    "AmcSqlCompiler",
+    "AmcSqlError",
+    "CompiledQuery",
+    "ParameterSpec",
+    "Position",
+    "PrivacyRules",
+    "QueryResult",
+    "QueryRunner",
+    "QueryRuntimeError",
+]
+
 USERS_COLUMN = "__sim_users"
 USER_COUNT_COLUMN = "__sim_user_count"
-COMPILE_PREFIX = "Unable to compile the SQL query."
-#: AMC functions that aggregate, beyond those sqlglot knows as aggregates.
-AGGREGATE_FUNCTIONS = {"COLLECT"}
 #: DuckDB types -> AMC output column data types.
 AMC_TYPES = {
     "VARCHAR": "STRING",
@@ -64,55 +80,8 @@ AMC_TYPES = {
 }
 
 
-class AmcSqlError(ValueError):
-    """A query AMC would refuse at create time; the message is AMC's `details`."""
-
-
 class QueryRuntimeError(RuntimeError):
     """A query that compiled but failed while running (the execution FAILS)."""
-
-
-@dataclass(frozen=True)
-class Position:
-    """A span of the original SQL text, 1-based like AMC's messages."""
-
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-
-    @classmethod
-    def of_span(cls, sql: str, start: int, end: int) -> Position:
-        line, column = _line_column(sql, start)
-        end_line, end_column = _line_column(sql, end)
-        return cls(line, column, end_line, end_column)
-
-    def text(self) -> str:
-        return (
-            f"From line {self.line}, column {self.column} "
-            f"to line {self.end_line}, column {self.end_column}"
-        )
-
-
-def _line_column(sql: str, offset: int) -> tuple[int, int]:
-    offset = max(0, min(offset, len(sql) - 1)) if sql else 0
-    line = sql.count("\n", 0, offset) + 1
-    column = offset - (sql.rfind("\n", 0, offset) + 1) + 1
-    return line, column
-
-
-def compile_error(message: str, position: Position | None = None) -> AmcSqlError:
-    where = f" {position.text()}: " if position else " "
-    return AmcSqlError(f"{COMPILE_PREFIX}{where}{message}")
-
-
-def _node_position(sql: str, node: exp.Expr) -> Position | None:
-    """Where a parsed node came from, when sqlglot kept its token offsets."""
-    target = node.this if isinstance(node, exp.Column | exp.Table) else node
-    meta = target.meta if isinstance(target, exp.Expr) else {}
-    if "start" in meta and "end" in meta:
-        return Position.of_span(sql, int(meta["start"]), int(meta["end"]))
-    return None
 
 
 @dataclass(frozen=True)
@@ -157,6 +126,7 @@ class CompiledQuery:
     tables: frozenset[str]
     names: tuple[str, ...]
     metrics: tuple[bool, ...]
+    extensions: dict[str, TimeWindowExtension] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -167,6 +137,9 @@ class PrivacyRules:
     discriminator_column: str | None = None
     user_count_column: str | None = None
     reason_column: str | None = None
+    #: Keep rows under the threshold with their metrics nulled (REMOVE_VALUES) instead of
+    #: dropping them (REMOVE_ROWS).
+    keep_rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,39 +179,16 @@ def _literal(value: Any, spec: ParameterSpec | None) -> exp.Expr:
     return exp.Literal.string(str(value))
 
 
-def _is_aggregate(node: exp.Expr) -> bool:
-    if isinstance(node, exp.AggFunc):
-        return True
-    return isinstance(node, exp.Anonymous) and str(node.name).upper() in AGGREGATE_FUNCTIONS
-
-
-def _contains_aggregate(node: exp.Expr) -> bool:
-    """True when `node` aggregates outside any window function."""
-    for found in node.find_all(exp.AggFunc, exp.Anonymous):
-        if _is_aggregate(found) and not found.find_ancestor(exp.Window):
-            return True
-    return False
-
-
-def _is_grouped(select: exp.Select) -> bool:
-    if select.args.get("group"):
-        return True
-    return any(_contains_aggregate(p) for p in select.expressions) or bool(
-        select.args.get("having")
-    )
-
-
 class AmcSqlCompiler:
     """Checks and translates AMC SQL; one instance serves every thread."""
 
     def __init__(self) -> None:
-        self._schema = duckdb_schema()
         self._check = duckdb.connect()
         self._check.execute("set TimeZone = 'UTC'")
         install_amc_functions(self._check)
-        for table, columns in self._schema.items():
-            cols = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
-            self._check.execute(f'create table "{table}" ({cols})')
+        # Empty tables to bind queries against, made on first use: the catalogue has 68.
+        self._schema = duckdb_schema()
+        self._made: set[str] = set()
         self._lock = threading.Lock()
 
     def compile(
@@ -248,203 +198,27 @@ class AmcSqlCompiler:
         specs: list[ParameterSpec],
         window: DataWindow | None,
         require_values: bool = True,
+        tables: dict[str, Table] | None = None,
     ) -> CompiledQuery:
         """The DuckDB form of an AMC query, or AmcSqlError with AMC's kind of message."""
-        tree = self._parse(sql)
-        self._check_shape(sql, tree)
-        self._substitute_parameters(sql, tree, parameters, specs, window, require_values)
-        tables = self._check_tables(sql, tree)
-        names = self._output_names(tree)
-        try:
-            qualified = qualify(
-                tree,
-                schema=cast(dict[str, object], self._schema),
-                dialect="spark",
-                validate_qualify_columns=True,
-            )
-        except OptimizeError as exc:
-            raise self._column_error(sql, tree, str(exc)) from exc
-        except SqlglotError as exc:
-            raise compile_error(str(exc)) from exc
-        self._check_user_output(sql, qualified)
-        metrics = self._metric_flags(qualified)
+        checked = check_query(sql, tables)
+        qualified = checked.tree
+        _substitute_parameters(sql, qualified, parameters, specs, window, require_values)
+        metrics = tuple(contains_aggregate(p) for p in output_selects(qualified)[0].expressions)
         add_user_counts(qualified)
+        _translate_functions(qualified)
         translated = qualified.sql(dialect="duckdb")
-        self._bind_check(translated)
-        return CompiledQuery(translated, tables, names, metrics)
+        self._bind_check(translated, checked.tables)
+        return CompiledQuery(
+            translated, checked.tables, checked.names, metrics, dict(checked.extensions)
+        )
 
-    def _parse(self, sql: str) -> exp.Expr:
-        if not sql or not sql.strip():
-            raise compile_error("The query is empty.")
-        try:
-            statements = [s for s in sqlglot.parse(sql, read="spark") if s is not None]
-        except ParseError as exc:
-            error = exc.errors[0] if exc.errors else {}
-            highlight = str(error.get("highlight") or "")
-            line, col = int(error.get("line") or 1), int(error.get("col") or 1)
-            position = Position(line, max(1, col - len(highlight) + 1), line, col)
-            found = f'Encountered "{highlight}"' if highlight else "Syntax error"
-            detail = error.get("description") or "invalid syntax"
-            raise compile_error(
-                f"{found} at line {position.line}, column {position.column}: {detail}", position
-            ) from exc
-        except TokenError as exc:
-            raise compile_error(f"Lexical error: {exc}") from exc
-        if len(statements) != 1:
-            raise compile_error(f"Expected exactly one query, found {len(statements)} statements.")
-        tree = statements[0]
-        if not isinstance(tree, exp.Query):
-            raise compile_error(
-                f"Only queries can run in AMC; found a {tree.key.upper()} statement.",
-                _node_position(sql, tree),
-            )
-        return tree
-
-    def _check_shape(self, sql: str, tree: exp.Expr) -> None:
-        for star in tree.find_all(exp.Star):
-            if isinstance(star.parent, exp.Count):
-                continue
-            raise compile_error(
-                "SELECT * is not supported in AMC: name the columns to select.",
-                _node_position(sql, star),
-            )
-        for _ in tree.find_all(exp.Limit, exp.Fetch, exp.Offset):
-            raise compile_error(
-                "LIMIT is not supported in AMC: results always hold every aggregated row.",
-                _keyword_position(sql, {TokenType.LIMIT, TokenType.FETCH, TokenType.OFFSET}),
-            )
-        for order in tree.find_all(exp.Order):
-            if order.find_ancestor(exp.Window, exp.WithinGroup, exp.AggFunc):
-                continue
-            raise compile_error(
-                "ORDER BY is only supported inside window functions (OVER (... ORDER BY ...)) "
-                "in AMC: sort the results after downloading them.",
-                _query_order_position(sql),
-            )
-        selects = list(tree.find_all(exp.Select))
-        if not any(_is_grouped(s) for s in selects):
-            raise compile_error(
-                "AMC queries must aggregate: use GROUP BY with aggregate functions such as "
-                "SUM(impressions) or COUNT(DISTINCT user_id); row-level output is not allowed."
-            )
-
-    def _substitute_parameters(
-        self,
-        sql: str,
-        tree: exp.Expr,
-        parameters: dict[str, Any],
-        specs: list[ParameterSpec],
-        window: DataWindow | None,
-        require_values: bool,
-    ) -> None:
-        by_name = {s.name: s for s in specs}
-        for call in list(tree.find_all(exp.Anonymous)):
-            name = str(call.name).upper()
-            if name not in ("CUSTOM_PARAMETER", "BUILT_IN_PARAMETER"):
-                continue
-            args = call.expressions
-            if len(args) != 1 or not isinstance(args[0], exp.Literal) or not args[0].is_string:
-                raise compile_error(
-                    f"{name} takes one string literal, the parameter's name.",
-                    _node_position(sql, call),
-                )
-            key = args[0].name
-            if name == "BUILT_IN_PARAMETER":
-                call.replace(_built_in(key, window, sql, call))
-                continue
-            spec = by_name.get(key)
-            if key in parameters:
-                value = parameters[key]
-            elif spec is not None and spec.default is not None:
-                value = spec.default
-            elif require_values:
-                raise compile_error(
-                    f"No value for parameter '{key}': give it in parameterValues or as the "
-                    "defaultValue of the workflow's inputParameters.",
-                    _node_position(sql, call),
-                )
-            else:
-                value = None
-            call.replace(_literal(value, spec))
-
-    def _check_tables(self, sql: str, tree: exp.Expr) -> frozenset[str]:
-        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-        used: set[str] = set()
-        for table in tree.find_all(exp.Table):
-            name = table.name.lower()
-            if not name:
-                raise compile_error(
-                    "Only tables and WITH queries can be selected from.",
-                    _node_position(sql, table),
-                )
-            if table.args.get("db") or table.args.get("catalog"):
-                raise compile_error(
-                    f"Object '{table.sql(dialect='spark')}' not found", _node_position(sql, table)
-                )
-            if name in ctes:
-                continue
-            if name not in TABLES:
-                raise compile_error(f"Object '{table.name}' not found", _node_position(sql, table))
-            used.add(name)
-        if not used:
-            raise compile_error("The query reads no AMC table.")
-        return frozenset(used)
-
-    def _column_error(self, sql: str, tree: exp.Expr, message: str) -> AmcSqlError:
-        match = re.search(r"Column '([^']+)' could not be resolved|Unknown column: (\S+)", message)
-        if not match:
-            return compile_error(message)
-        wanted = (match.group(1) or match.group(2)).strip("\"'`").lower()
-        for column in tree.find_all(exp.Column):
-            if column.name.lower() == wanted:
-                table = column.table
-                where = f" in table '{table}'" if table else " in any table"
-                return compile_error(
-                    f"Column '{column.name}' not found{where}", _node_position(sql, column)
-                )
-        return compile_error(f"Column '{wanted}' not found in any table")
-
-    def _output_names(self, tree: exp.Expr) -> tuple[str, ...]:
-        names: list[str] = []
-        first = tree
-        while isinstance(first, exp.SetOperation):
-            first = first.this
-        if not isinstance(first, exp.Select):
-            raise compile_error("The outermost query must be a SELECT.")
-        for projection in first.expressions:
-            if isinstance(projection, exp.Alias):
-                names.append(projection.alias)
-            elif isinstance(projection, exp.Column):
-                names.append(projection.name)
-            else:
-                names.append(projection.sql(dialect="spark").lower())
-        seen: set[str] = set()
-        for name in names:
-            if name.lower() in seen:
-                raise compile_error(f"Duplicate output column name '{name}'.")
-            seen.add(name.lower())
-        return tuple(names)
-
-    def _check_user_output(self, sql: str, qualified: exp.Expr) -> None:
-        for select in _output_selects(qualified):
-            for projection in select.expressions:
-                for column in projection.find_all(exp.Column):
-                    if column.name.lower() != "user_id":
-                        continue
-                    if any(_is_aggregate(a) for a in _ancestors(column, projection)):
-                        continue
-                    raise compile_error(
-                        "user_id cannot appear in the output: it is a VERY_HIGH sensitivity "
-                        "column. Aggregate it, e.g. COUNT(DISTINCT user_id).",
-                        _node_position(sql, column),
-                    )
-
-    def _metric_flags(self, qualified: exp.Expr) -> tuple[bool, ...]:
-        first = _output_selects(qualified)[0]
-        return tuple(_contains_aggregate(p) for p in first.expressions)
-
-    def _bind_check(self, translated: str) -> None:
+    def _bind_check(self, translated: str, tables: frozenset[str]) -> None:
         with self._lock:
+            for table in sorted(tables - self._made):
+                columns = ", ".join(f'"{n}" {kind}' for n, kind in self._schema[table].items())
+                self._check.execute(f'create table "{table}" ({columns})')
+                self._made.add(table)
             try:
                 self._check.execute(f"describe {translated}")
             except duckdb.Error as exc:
@@ -452,48 +226,76 @@ class AmcSqlCompiler:
                 raise compile_error(message) from exc
 
 
-def _tokens(sql: str) -> list[Token]:
-    try:
-        return list(Dialect.get_or_raise("spark").tokenize(sql))
-    except TokenError:
-        return []
+def _substitute_parameters(
+    sql: str,
+    tree: exp.Expr,
+    parameters: dict[str, Any],
+    specs: list[ParameterSpec],
+    window: DataWindow | None,
+    require_values: bool,
+) -> None:
+    by_name = {s.name: s for s in specs}
+    for call in list(tree.find_all(exp.Anonymous)):
+        name = str(call.name).upper()
+        if name not in ("CUSTOM_PARAMETER", "BUILT_IN_PARAMETER"):
+            continue
+        args = call.expressions
+        if len(args) != 1 or not isinstance(args[0], exp.Literal) or not args[0].is_string:
+            raise compile_error(
+                f"{name} takes one string literal, the parameter's name.",
+                node_position(sql, call),
+            )
+        key = args[0].name
+        if name == "BUILT_IN_PARAMETER":
+            call.replace(_built_in(key, window, sql, call))
+            continue
+        spec = by_name.get(key)
+        if key in parameters:
+            value = parameters[key]
+        elif spec is not None and spec.default is not None:
+            value = spec.default
+        elif require_values:
+            raise compile_error(
+                f"No value for parameter '{key}': give it in parameterValues or as the "
+                "defaultValue of the workflow's inputParameters.",
+                node_position(sql, call),
+            )
+        else:
+            value = None
+        call.replace(_literal(value, spec))
 
 
-def _keyword_position(sql: str, kinds: set[TokenType]) -> Position | None:
-    """Where the first keyword of one of `kinds` is in the SQL text."""
-    for token in _tokens(sql):
-        if token.token_type in kinds:
-            return Position.of_span(sql, token.start, token.end)
-    return None
-
-
-def _query_order_position(sql: str) -> Position | None:
-    """Where an ORDER BY sorts a query (not a window or an aggregate's input)."""
-    tokens = _tokens(sql)
-    opened: list[bool] = []  # per open parenthesis: does it hold a query?
-    for index, token in enumerate(tokens):
-        if token.token_type == TokenType.L_PAREN:
-            following = tokens[index + 1].token_type if index + 1 < len(tokens) else None
-            opened.append(following in (TokenType.SELECT, TokenType.WITH))
-        elif token.token_type == TokenType.R_PAREN and opened:
-            opened.pop()
-        elif token.token_type == TokenType.ORDER_BY and (not opened or opened[-1]):
-            return Position.of_span(sql, token.start, token.end)
-    return None
-
-
-def _ancestors(node: exp.Expr, stop: exp.Expr) -> list[exp.Expr]:
-    found = []
-    current = node.parent
-    while current is not None and current is not stop.parent:
-        found.append(current)
-        current = current.parent
-    return found
+def _translate_functions(tree: exp.Expr) -> None:
+    """AMC functions whose DuckDB spelling differs, rewritten in place."""
+    for call in list(tree.find_all(exp.Anonymous)):
+        name = str(call.name).upper()
+        args = call.expressions
+        if name == "COLLECT" and len(args) == 1:
+            # COLLECT keeps duplicates unless asked for DISTINCT, as AMC documents.
+            call.replace(exp.Anonymous(this="list", expressions=[args[0]]))
+        elif name == "CARDINALITY" and len(args) == 1:
+            call.replace(exp.Anonymous(this="len", expressions=args))
+        elif name == "PERCENTILE" and len(args) == 2:
+            call.replace(exp.Anonymous(this="quantile_cont", expressions=args))
+    for weekday in list(tree.find_all(exp.DayOfWeek)):
+        # AMC counts days from 1 (Sunday), DuckDB from 0.
+        weekday.replace(
+            exp.Paren(this=exp.Add(this=weekday.copy(), expression=exp.Literal.number(1)))
+        )
+    for cast_node in list(tree.find_all(exp.Cast, exp.TryCast)):
+        value = cast_node.this
+        if not (isinstance(value, exp.Literal) and value.is_string):
+            continue
+        word = value.name.strip().lower()
+        if word == "today" and cast_node.to.is_type(exp.DataType.Type.DATE):
+            cast_node.replace(exp.CurrentDate())
+        elif word == "now":
+            cast_node.replace(exp.cast(exp.CurrentTimestamp(), "TIMESTAMP"))
 
 
 def _built_in(key: str, window: DataWindow | None, sql: str, call: exp.Expr) -> exp.Expr:
     if key.upper() not in ("TIME_WINDOW_START", "TIME_WINDOW_END", "TIME_WINDOW_TIME_ZONE"):
-        raise compile_error(f"Unknown built-in parameter '{key}'", _node_position(sql, call))
+        raise compile_error(f"Unknown built-in parameter '{key}'", node_position(sql, call))
     if window is None:
         if key.upper() == "TIME_WINDOW_TIME_ZONE":
             return exp.Literal.string("UTC")
@@ -502,15 +304,6 @@ def _built_in(key: str, window: DataWindow | None, sql: str, call: exp.Expr) -> 
         return exp.Literal.string(window.time_zone)
     moment = window.start if key.upper() == "TIME_WINDOW_START" else window.end
     return exp.cast(exp.Literal.string(moment.replace(tzinfo=None).isoformat(sep=" ")), "TIMESTAMP")
-
-
-def _output_selects(tree: exp.Expr) -> list[exp.Select]:
-    """The selects whose rows are the output: the root, or every branch of a root UNION."""
-    if isinstance(tree, exp.SetOperation):
-        return [*_output_selects(tree.this), *_output_selects(tree.expression)]
-    if isinstance(tree, exp.Subquery):
-        return _output_selects(tree.this)
-    return [tree] if isinstance(tree, exp.Select) else []
 
 
 def amc_type(duckdb_type: str) -> str:
@@ -627,7 +420,7 @@ def add_user_counts(tree: exp.Expr) -> None:
     if root is None:
         raise compile_error("The query has no scope to read from.")
     lineages: dict[int, _Lineage | None] = {}
-    outputs = {id(s) for s in _output_selects(tree)}
+    outputs = {id(s) for s in output_selects(tree)}
     for scope in root.traverse():
         node = scope.expression
         if isinstance(node, exp.SetOperation):
@@ -636,7 +429,7 @@ def add_user_counts(tree: exp.Expr) -> None:
         if not isinstance(node, exp.Select) or scope.scope_type == ScopeType.SUBQUERY:
             continue
         users = _source_lineage(scope, lineages)
-        grouped = _is_grouped(node)
+        grouped = is_grouped(node)
         if id(node) in outputs:
             count = _user_count(users, grouped) if users is not None else exp.null()
             node.select(exp.alias_(count, USER_COUNT_COLUMN, quoted=True), copy=False)
@@ -691,7 +484,7 @@ def _final_select(compiled: CompiledQuery, rules: PrivacyRules | None) -> str:
     columns = []
     for original, name, metric in zip(originals, compiled.names, compiled.metrics, strict=True):
         value = _quoted(original)
-        if rules is not None and rules.discriminator_column and metric:
+        if rules is not None and rules.keep_rows and metric:
             value = f"case when {passes} then {value} end"
         columns.append(f"{value} as {_quoted(name)}")
     where = ""
@@ -703,7 +496,7 @@ def _final_select(compiled: CompiledQuery, rules: PrivacyRules | None) -> str:
                     f"case when not ({passes}) then 'AGGREGATION_THRESHOLD' end "
                     f"as {_quoted(rules.reason_column)}"
                 )
-        else:
+        if not rules.keep_rows:
             where = f" where {passes}"
         if rules.user_count_column:
             columns.append(f"{users} as {_quoted(rules.user_count_column)}")
@@ -747,7 +540,11 @@ class QueryRunner:
         for stale in out_dir.glob("part-*.csv"):
             stale.unlink()
         files: list[str] = []
-        with self._warehouse.session(window, set(compiled.tables)) as cur:
+        extensions = {
+            table: (widening.before_seconds, widening.after_seconds)
+            for table, widening in compiled.extensions.items()
+        }
+        with self._warehouse.session(window, set(compiled.tables), extensions) as cur:
             with self._lock:
                 self._running[run_id] = cur
             try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from recomamp_pipelines.simulator.engine import (
 )
 from recomamp_pipelines.simulator.faults import FAILED_REASON
 from recomamp_pipelines.simulator.requests import ApiError
-from recomamp_pipelines.simulator.service import DAYS, Simulator
+from recomamp_pipelines.simulator.service import DAYS, Simulator, overlap_reason
 from recomamp_pipelines.simulator.state import state_sql
 from recomamp_pipelines.simulator.windows import ResolvedWindow
 
@@ -73,11 +74,24 @@ class Lifecycle:
         with self._tick_lock:
             now = self._sim.clock.now()
             self._fire_schedules(now)
+            running = self._running_per_account()
             for instance in self._sim.config.instances:
-                self._advance(instance.instance_id, now)
+                self._advance(instance.instance_id, now, running)
 
-    def _advance(self, instance_id: str, now: datetime) -> None:
+    def _running_per_account(self) -> Counter[str]:
+        """RUNNING executions per AMC account, for the account-wide limit."""
+        running: Counter[str] = Counter()
+        for instance in self._sim.config.instances:
+            rows = self._sim.store.query(state_sql("active_executions"), (instance.instance_id,))
+            running[instance.account_id] += sum(
+                json.loads(r["record"])["status"] == "RUNNING" for r in rows
+            )
+        return running
+
+    def _advance(self, instance_id: str, now: datetime, account_running: Counter[str]) -> None:
         sim = self._sim
+        instance = sim.config.instance(instance_id)
+        account = instance.account_id if instance else ""
         rows = sim.store.query(
             state_sql("active_executions"),
             (instance_id,),
@@ -99,10 +113,15 @@ class Lifecycle:
             if fate == "rejected":
                 self._finish(record, "REJECTED", sim.faults.current.reject_status_reason, now)
                 continue
+            if fate == "overlapping":
+                self._finish(record, "REJECTED", overlap_reason(record), now)
+                continue
             if record.get("dryRun"):
                 self._finish(record, "SUCCEEDED", None, now)
                 continue
             if running >= sim.config.max_running_per_instance:
+                continue
+            if account_running[account] >= sim.config.max_running_per_account:
                 continue
             record["status"] = "RUNNING"
             record["lastUpdatedTime"] = iso_z(now)
@@ -112,6 +131,7 @@ class Lifecycle:
                     continue
                 sim.save_execution(record, db)
             running += 1
+            account_running[account] += 1
             self._submit(record)
 
     def _advance_running(self, record: dict[str, Any], now: datetime) -> bool:
@@ -222,7 +242,13 @@ class Lifecycle:
             record["timeWindowEndOriginal"],
         )
         # Data is read as of the creation time: the answer does not drift with the queue.
-        compiled = sim.compile_for(definition, record["parameterValues"], window, created)
+        compiled = sim.compile_for(
+            definition,
+            record["parameterValues"],
+            window,
+            created,
+            self._instance_of(record["workflowExecutionId"]),
+        )
         rules = None
         if not record["disableAggregationControls"]:
             rules = PrivacyRules(
@@ -230,6 +256,8 @@ class Lifecycle:
                 discriminator_column=definition.get("filteredMetricsDiscriminatorColumn"),
                 user_count_column=definition.get("distinctUserCountColumn"),
                 reason_column=definition.get("filteredReasonColumn"),
+                keep_rows=bool(definition.get("filteredMetricsDiscriminatorColumn"))
+                or definition.get("privacyFilteringBehavior") == "REMOVE_VALUES",
             )
         out_dir = sim.store.result_dir(
             self._instance_of(record["workflowExecutionId"]), record["workflowExecutionId"]

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from recomamp_pipelines.simulator.auth import TokenAuthority
-from recomamp_pipelines.simulator.catalog import TABLES
+from recomamp_pipelines.simulator.catalog import Table, tables_for
 from recomamp_pipelines.simulator.clock import SimClock, iso_z
 from recomamp_pipelines.simulator.config import InstanceConfig, SimulatorConfig
 from recomamp_pipelines.simulator.data import DataWindow, Warehouse
@@ -48,6 +48,7 @@ ACTIVE = ("PENDING", "RUNNING")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "REJECTED")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DEFAULT_TIMEOUT_SECONDS = 21600
+PRIVACY_FILTERING_BEHAVIORS = ("REMOVE_ROWS", "REMOVE_VALUES")
 WORKFLOW_FIELDS = (
     "workflowId",
     "sqlQuery",
@@ -292,19 +293,25 @@ class Simulator:
 
     # --- data sources ----------------------------------------------------------------------
 
-    def data_sources(self, params: dict[str, str]) -> dict[str, Any]:
-        chunk, token = page([t.as_api() for t in TABLES.values()], params)
+    def tables_of(self, instance_id: str | None) -> dict[str, Table]:
+        """The tables an instance sees: every free table, and those of its paid features."""
+        instance = self.config.instance(instance_id) if instance_id else None
+        return tables_for(frozenset(instance.paid_features if instance else ()))
+
+    def data_sources(self, instance_id: str, params: dict[str, str]) -> dict[str, Any]:
+        tables = self.tables_of(instance_id).values()
+        chunk, token = page([t.as_api() for t in tables], params)
         return {"dataSources": chunk, "nextToken": token}
 
-    def data_source(self, data_source_id: str) -> dict[str, Any]:
-        table = TABLES.get(data_source_id.lower())
+    def data_source(self, instance_id: str, data_source_id: str) -> dict[str, Any]:
+        table = self.tables_of(instance_id).get(data_source_id.lower())
         if table is None:
             raise not_found(f"Data source with ID {data_source_id} not found.")
         return table.as_api()
 
     # --- workflows -------------------------------------------------------------------------
 
-    def _workflow_definition(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _workflow_definition(self, body: dict[str, Any], instance_id: str) -> dict[str, Any]:
         """The stored form of a workflow body, after AMC's create-time compile check."""
         sql = body.get("sqlQuery")
         if not isinstance(sql, str) or not sql.strip():
@@ -322,16 +329,25 @@ class Simulator:
             value = body.get(column)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise bad_request(f"{column} must be a column name, not {value!r}.")
+        behavior = body.get("privacyFilteringBehavior")
+        if behavior is not None and behavior not in PRIVACY_FILTERING_BEHAVIORS:
+            raise bad_request(
+                f"privacyFilteringBehavior {behavior!r}: expected one of "
+                f"{', '.join(PRIVACY_FILTERING_BEHAVIORS)}."
+            )
         try:
             specs = [ParameterSpec.from_api(p) for p in raw_parameters]
-            self.compiler.compile(sql, {}, specs, None, require_values=False)
+            compiled = self.compiler.compile(
+                sql, {}, specs, None, require_values=False, tables=self.tables_of(instance_id)
+            )
         except AmcSqlError as exc:
             raise bad_request(str(exc)) from exc
+        _check_output_columns(body.get("outputColumns"), compiled.names)
         return {k: body[k] for k in WORKFLOW_FIELDS if k in body and body[k] is not None}
 
     def create_workflow(self, instance_id: str, body: dict[str, Any]) -> dict[str, Any]:
         workflow_id = identifier(body.get("workflowId"), "workflowId")
-        definition = self._workflow_definition(body)
+        definition = self._workflow_definition(body, instance_id)
         now = iso_z(self.clock.now())
         with self.store.transaction() as db:
             exists = db.execute(
@@ -379,7 +395,7 @@ class Simulator:
             raise bad_request(
                 f"workflowId {body.get('workflowId')!r} in the body does not match {workflow_id}."
             )
-        definition = self._workflow_definition({**body, "workflowId": workflow_id})
+        definition = self._workflow_definition({**body, "workflowId": workflow_id}, instance_id)
         with self.store.transaction() as db:
             changed = db.execute(
                 state_sql("update_workflow"),
@@ -423,8 +439,21 @@ class Simulator:
             body.get("disableAggregationControls"), "disableAggregationControls"
         )
         dry_run = flag(body.get("dryRun"), "dryRun")
-        compiled = self.compile_for(definition, parameter_values, window, now)
+        skip_publish = flag(body.get("skipPublish"), "skipPublish")
+        compiled = self.compile_for(definition, parameter_values, window, now, instance_id)
         fate = self.faults.take_execution_fault()
+        workflow_key = (
+            workflow_id
+            if not workflow_id.startswith("transient_")
+            else "adhoc:" + hashlib.sha256(definition["sqlQuery"].encode()).hexdigest()[:16]
+        )
+        if (
+            not dry_run
+            and self._overlapping_runs(instance_id, workflow_key, window)
+            >= max(1, self.config.max_overlapping_runs)
+            and self.config.max_overlapping_runs > 0
+        ):
+            fate = "overlapping"
         execution_id = str(uuid.uuid4())
         duration = self.faults.current.execution_seconds
         record: dict[str, Any] = {
@@ -449,14 +478,13 @@ class Simulator:
             "ignoreDataGaps": ignore_gaps,
             "disableAggregationControls": disable_controls,
             "dryRun": dry_run,
+            "skipPublish": skip_publish,
             "_sim": {
                 "definition": definition,
                 "fate": fate,
                 "duration": self.config.execution_seconds if duration is None else duration,
                 "pending_seconds": self.config.pending_seconds,
-                "workflow_key": workflow_id
-                if not workflow_id.startswith("transient_")
-                else "adhoc:" + hashlib.sha256(definition["sqlQuery"].encode()).hexdigest()[:16],
+                "workflow_key": workflow_key,
                 "result_file_max_rows": self.faults.current.result_file_max_rows
                 or self.config.result_file_max_rows,
             },
@@ -492,10 +520,28 @@ class Simulator:
             definition.pop("lastUpdatedTime", None)
             return saved, definition
         if isinstance(inline, dict):
-            definition = self._workflow_definition({**inline, "workflowId": "transient"})
+            definition = self._workflow_definition(
+                {**inline, "workflowId": "transient"}, instance_id
+            )
             definition.pop("workflowId", None)
             return f"transient_{uuid.uuid4()}", definition
         raise bad_request("Either workflowId or workflow (with its sqlQuery) is required.")
+
+    def _overlapping_runs(self, instance_id: str, workflow_key: str, window: ResolvedWindow) -> int:
+        """Executions of the same workflow whose windows overlap `window` (not failed ones)."""
+        rows = self.store.query(state_sql("instance_executions"), (instance_id,))
+        count = 0
+        for row in rows:
+            other = json.loads(row["record"])
+            if other["_sim"].get("workflow_key") != workflow_key or other.get("dryRun"):
+                continue
+            if other["status"] in ("FAILED", "CANCELLED", "REJECTED"):
+                continue
+            start = datetime.fromisoformat(other["timeWindowStart"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(other["timeWindowEnd"].replace("Z", "+00:00"))
+            if start < window.end and window.start < end:
+                count += 1
+        return count
 
     def compile_for(
         self,
@@ -503,11 +549,16 @@ class Simulator:
         parameter_values: dict[str, Any],
         window: ResolvedWindow,
         now: datetime,
+        instance_id: str,
     ) -> CompiledQuery:
         specs = [ParameterSpec.from_api(p) for p in definition.get("inputParameters") or []]
         try:
             return self.compiler.compile(
-                definition["sqlQuery"], parameter_values, specs, self.data_window(window, now)
+                definition["sqlQuery"],
+                parameter_values,
+                specs,
+                self.data_window(window, now),
+                tables=self.tables_of(instance_id),
             )
         except AmcSqlError as exc:
             raise bad_request(str(exc)) from exc
@@ -761,12 +812,38 @@ class Simulator:
         return target, None
 
 
+def overlap_reason(record: dict[str, Any]) -> str:
+    """AMC's words for an execution refused for too many runs over overlapping windows."""
+    return (
+        f'Execution "{record["workflowExecutionId"]}" of workflow "{record["workflowId"]}" '
+        "could not be run because too many workflows have already been run against the same "
+        "input data sources in the same or overlapping time windows."
+    )
+
+
+def _check_output_columns(declared: Any, names: tuple[str, ...]) -> None:
+    """A workflow's `outputColumns`, when given, must name the query's output columns."""
+    if declared is None:
+        return
+    if not isinstance(declared, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("name"), str) for c in declared
+    ):
+        raise bad_request("outputColumns must be a list of objects with a name.")
+    wanted = [str(c["name"]).lower() for c in declared]
+    found = [n.lower() for n in names]
+    if wanted != found:
+        raise bad_request(
+            f"Unable to compile the SQL query. outputColumns {wanted} do not match the "
+            f"query's output columns {found}."
+        )
+
+
 def public_execution(record: dict[str, Any], include_workflow: bool) -> dict[str, Any]:
     """The execution as AMC answers it: flat, without the simulator's bookkeeping."""
     shown = {
         k: v
         for k, v in record.items()
-        if not k.startswith("_") and k not in ("timeWindowType", "dryRun")
+        if not k.startswith("_") and k not in ("timeWindowType", "dryRun", "skipPublish")
     }
     sim = record["_sim"]
     if record["status"] in TERMINAL and "result" in sim:

@@ -9,14 +9,20 @@ import httpx
 from tests.fixtures.amc_simulator import AmcSimulator
 from tests.simulator.helpers import Amc
 
-AMC_TABLES = {
+FREE_ANALYTICS_TABLES = {
     "dsp_impressions",
     "dsp_clicks",
+    "dsp_views",
+    "dsp_video_events_feed",
+    "dsp_impressions_by_matched_segments",
+    "dsp_impressions_by_user_segments",
     "sponsored_ads_traffic",
     "amazon_attributed_events_by_conversion_time",
     "amazon_attributed_events_by_traffic_time",
     "conversions",
+    "conversions_with_relevance",
 }
+AMC_TABLES = FREE_ANALYTICS_TABLES | {f"{t}_for_audiences" for t in FREE_ANALYTICS_TABLES}
 
 
 def test_accounts_list_the_configured_amc_account(amc: Amc) -> None:
@@ -67,7 +73,7 @@ def test_reporting_on_an_unknown_instance_is_not_found(amc: Amc) -> None:
 
 
 def test_data_sources_cover_every_table_with_local_and_utc_times(amc: Amc) -> None:
-    listed = amc.get("/dataSources").json()["dataSources"]
+    listed = amc.get("/dataSources", limit=1000).json()["dataSources"]
     assert {d["dataSourceId"] for d in listed} == AMC_TABLES
 
     impressions = amc.get("/dataSources/dsp_impressions").json()
@@ -77,6 +83,52 @@ def test_data_sources_cover_every_table_with_local_and_utc_times(amc: Amc) -> No
     assert user["aggregationThreshold"] == "VERY_HIGH"
 
     assert amc.get("/dataSources/no_such_table").status_code == 404
+    # A paid feature's table is not there for an instance without the subscription.
+    assert amc.get("/dataSources/conversions_all").status_code == 404
+
+
+def test_paid_feature_tables_come_with_the_subscription(
+    amc_simulator_factory: Callable[..., AmcSimulator],
+) -> None:
+    sim = amc_simulator_factory(
+        instance_ids=(),
+        settings={
+            "instances": [
+                {"instance_id": "amcfree"},
+                {
+                    "instance_id": "amcpaid",
+                    "paid_features": ["FLEXIBLE_SHOPPING_INSIGHTS", "BRAND_STORE_INSIGHTS"],
+                },
+            ]
+        },
+    )
+    sql = "SELECT event_category, SUM(conversions) AS conversions FROM conversions_all GROUP BY 1"
+    body = {
+        "workflow": {"sqlQuery": sql},
+        "timeWindowStart": "2025-02-17T00:00:00",
+        "timeWindowEnd": "2025-02-18T00:00:00",
+    }
+    free, paid = Amc(sim, "amcfree"), Amc(sim, "amcpaid")
+    try:
+        refused = free.post("/workflowExecutions", body)
+        assert refused.status_code == 400
+        assert refused.json()["details"] == (
+            "Unable to compile the SQL query. From line 1, column 61 to line 1, column 75: "
+            "Object 'conversions_all' not found"
+        )
+        accepted = paid.post("/workflowExecutions", body)
+        assert accepted.status_code == 200, accepted.text
+        listed = {
+            d["dataSourceId"] for d in paid.get("/dataSources", limit=1000).json()["dataSources"]
+        }
+        assert {"conversions_all", "amazon_brand_store_page_views_non_endemic"} <= listed
+        assert "amazon_retail_purchases" not in listed
+        table = paid.get("/dataSources/conversions_all").json()
+        assert table["paidFeature"] == "FLEXIBLE_SHOPPING_INSIGHTS"
+        assert table["mainEventTimeColumn"] == "event_dt_utc"
+    finally:
+        free.close()
+        paid.close()
 
 
 def test_settings_can_restrict_an_instance_to_some_advertisers(

@@ -76,7 +76,8 @@ def test_ad_hoc_execution_is_flat_and_succeeds(amc: Amc) -> None:
     assert done["outputColumns"] == [
         {"name": "campaign", "dataType": "STRING", "columnType": "DIMENSION"},
         {"name": "impressions", "dataType": "LONG", "columnType": "METRIC"},
-        {"name": "total_cost", "dataType": "LONG", "columnType": "METRIC"},
+        # total_cost is a DOUBLE in Amazon's reference (millicents).
+        {"name": "total_cost", "dataType": "DOUBLE", "columnType": "METRIC"},
         {"name": "reach", "dataType": "LONG", "columnType": "METRIC"},
     ]
     rows = amc.rows(created["workflowExecutionId"])

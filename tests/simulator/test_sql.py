@@ -242,12 +242,20 @@ def test_threshold_follows_users_through_ctes_and_joins(amc: Amc) -> None:
 
 def test_user_id_may_be_aggregated_but_never_output(amc: Amc) -> None:
     rows = amc.result(
-        "SELECT advertiser, COUNT(DISTINCT user_id) AS users, MIN(LENGTH(user_id)) AS id_length "
+        "SELECT advertiser, COUNT(DISTINCT user_id) AS users, COUNT(user_id) AS impressions "
         "FROM dsp_impressions GROUP BY advertiser",
         *DAY,
     )
     assert len(rows) == 3
     assert all("user_id" not in r for r in rows)
+    # Amazon's reference: VERY_HIGH columns leave a query only through COUNT.
+    details = refused(
+        amc, "SELECT advertiser, MAX(user_id) AS last_user FROM dsp_impressions GROUP BY 1"
+    )
+    assert details.endswith(
+        "user_id cannot appear in the output: it is a VERY_HIGH sensitivity "
+        "column. Aggregate it, e.g. COUNT(DISTINCT user_id)."
+    )
 
 
 def test_every_table_and_time_column_can_be_queried(amc: Amc) -> None:

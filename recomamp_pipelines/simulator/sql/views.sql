@@ -1,11 +1,12 @@
--- The AMC tables as one execution sees them: generated rows of the days its window touches,
+-- The generated base views of the AMC tables as one execution sees them (sources.py builds
+-- every AMC table over one of them): generated rows of the days its window touches,
 -- cut to the window (UTC instants [lo, hi)), with local times in the execution's time zone.
 -- Placeholders in braces are filled by data.py with fragments it builds itself: {source} a
 -- union of cached day tables or generator calls, {lo} {hi} {clock} {history} timestamp
 -- literals, {local:x} the local time of the UTC timestamp x.
 
 -- view: dsp_impressions
-create or replace temp view dsp_impressions as
+create or replace temp view __base_dsp_impressions as
 select
     adv.advertiser,
     adv.advertiser_id,
@@ -36,7 +37,7 @@ inner join sim.labels as site on site.kind = 'site' and imp.site_idx = site.idx
 where imp.ts >= {lo} and imp.ts < {hi}
 
 -- view: dsp_clicks
-create or replace temp view dsp_clicks as
+create or replace temp view __base_dsp_clicks as
 with clicks as (
     select
         imp.*,
@@ -79,7 +80,7 @@ inner join sim.labels as site on site.kind = 'site' and clk.site_idx = site.idx
 where clk.click_ts >= {lo} and clk.click_ts < {hi} and clk.ts >= {history}
 
 -- view: sponsored_ads_traffic
-create or replace temp view sponsored_ads_traffic as
+create or replace temp view __base_sponsored_ads_traffic as
 with events as (
     select
         sa.*,
@@ -133,7 +134,7 @@ inner join sim.placements as plc
 where ev.event_ts >= {lo} and ev.event_ts < {hi} and ev.ts >= {history}
 
 -- view: attributed
-create or replace temp view {name} as
+create or replace temp view __base_{name} as
 select
     cmp.ad_product_type,
     adv.advertiser,
@@ -180,7 +181,7 @@ where
     and att.conversion_ts < {clock} and att.traffic_ts >= {history}
 
 -- view: conversions
-create or replace temp view conversions as
+create or replace temp view __base_conversions as
 with events as (
     select
         'o' || lower(hex(org.conversion_key)) as conversion_id,

@@ -1,0 +1,6 @@
+SELECT
+  x.campaign,
+  COUNT(DISTINCT x.user_id) AS reach
+FROM TABLE(EXTEND_TIME_WINDOW('DSP_IMPRESSIONS', 'P7D', 'P0D')) AS x
+GROUP BY
+  1

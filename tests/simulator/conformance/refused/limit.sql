@@ -1,0 +1,1 @@
+SELECT campaign, SUM(impressions) AS i FROM dsp_impressions GROUP BY 1 LIMIT 5

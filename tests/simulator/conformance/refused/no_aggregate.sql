@@ -1,0 +1,1 @@
+SELECT campaign FROM dsp_impressions

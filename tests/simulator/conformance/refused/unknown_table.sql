@@ -1,0 +1,2 @@
+SELECT COUNT(1) AS n
+FROM dsp_view
