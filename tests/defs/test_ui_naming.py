@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import yaml
 
 from recomamp_pipelines.definitions import defs
@@ -25,7 +26,9 @@ def test_every_job_sensor_and_schedule_says_what_it_does_and_who_owns_it() -> No
         assert job.description, job.name
     for sensor in repository.sensor_defs:
         assert sensor.description, sensor.name
-        assert sensor.owners, sensor.name
+        # Dagster 1.13's automation condition sensors take no owners; their assets have them.
+        if not isinstance(sensor, dg.AutomationConditionSensorDefinition):
+            assert sensor.owners, sensor.name
     for schedule in repository.schedule_defs:
         assert schedule.description, schedule.name
     for asset in repository.asset_graph.asset_nodes:

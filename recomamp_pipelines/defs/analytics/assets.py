@@ -31,6 +31,7 @@ from recomamp_pipelines.analytics.views import (
     view_columns,
 )
 from recomamp_pipelines.defs.collections.assets import WEEKLY_RESULTS
+from recomamp_pipelines.defs.owners import OWNER
 from recomamp_pipelines.defs.resources import RecomampResource
 
 # Relations written by the weekly results asset, besides the results tables.
@@ -61,6 +62,7 @@ def _spec(view: CompiledView) -> dg.AssetSpec:
         view_key(view.name),
         deps=_deps(view),
         description=view.description,
+        owners=[OWNER],
         group_name=f"analytics_{view.file.layer}",
         kinds={"postgres", "sql"},
         code_version=hashlib.sha256(view.file.text.encode("utf-8")).hexdigest()[:16],

@@ -14,6 +14,7 @@ from recomamp_pipelines.analytics.report import (
     write_snapshot,
 )
 from recomamp_pipelines.defs.analytics.assets import VIEWS, view_key
+from recomamp_pipelines.defs.owners import OWNER
 from recomamp_pipelines.defs.resources import RecomampResource
 
 COLLECTION_REPORTS = dg.AssetKey(["analytics", "collection_reports"])
@@ -30,6 +31,7 @@ def reports_dir(home: Path) -> Path:
     deps=[view_key("collection_weekly_kpis")]
     + [view_key(view.name) for view in VIEWS if view.template_key],
     group_name="analytics_reports",
+    owners=[OWNER],
     kinds={"postgres", "html"},
     description=(
         "Each collection's report: a row of collection_report_snapshots and a self-contained "
