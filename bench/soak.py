@@ -105,6 +105,7 @@ def draw_faults(rng: random.Random) -> dict[str, Any]:
         "server_error_rate": round(rng.uniform(0.0, 0.05), 3),
         "server_error_status": rng.choice((500, 502, 503)),
         "unauthorized_rate": round(rng.uniform(0.0, 0.01), 4),
+        "unauthorized_next": rng.randint(0, 2),
         "truncate_next_downloads": rng.randint(0, 4),
         "fail_next_executions": rng.randint(0, 3),
         "reject_next_executions": rng.randint(0, 3),
@@ -357,6 +358,8 @@ class Figures:
     excess_submissions: int = 0
     excess_windows: list[str] = field(default_factory=list)
     simulator_created: int = 0
+    responses: dict[str, int] = field(default_factory=dict)
+    downloads: int = 0
     listed: int = 0
     slots_held: int = 0
     weeks: Counter[str] = field(default_factory=Counter)
@@ -388,7 +391,10 @@ def published_rows(cur: psycopg.Cursor[dict[str, Any]], collection: Collection) 
 
 def measure(url: str, simulator: AmcSimulator, collections: Sequence[Collection]) -> Figures:
     figures = Figures()
-    figures.simulator_created = int(simulator.counters()["executions_created"])
+    counters = simulator.counters()
+    figures.simulator_created = int(counters["executions_created"])
+    figures.responses = {str(k): int(v) for k, v in counters["responses"].items()}
+    figures.downloads = int(counters["downloads"])
     with psycopg.connect(url) as conn, conn.cursor(row_factory=dict_row) as cur:
         figures.slots_held = _one(cur, "select count(*) from amc_instance_slots")
         figures.weeks = Counter(
@@ -452,7 +458,8 @@ def _summary(faults: dict[str, Any]) -> str:
         return "calm"
     return (
         f"429 {faults['rate_limit_rate']:.0%}, {faults['server_error_status']} "
-        f"{faults['server_error_rate']:.0%}, 401 {faults['unauthorized_rate']:.1%}, "
+        f"{faults['server_error_rate']:.0%}, 401 {faults['unauthorized_rate']:.1%} + "
+        f"{faults['unauthorized_next']}, "
         f"cut {faults['truncate_next_downloads']}, FAILED {faults['fail_next_executions']}, "
         f"REJECTED {faults['reject_next_executions']}, "
         f"hold {faults['hold_create_response_seconds']:.2f} s"
@@ -492,6 +499,8 @@ def report(options: Options, rounds: Sequence[Round], figures: Figures, wall: fl
         f"(listed {figures.listed}); weeks {dict(sorted(figures.weeks.items()))}; rows "
         f"published {figures.rows_published}, in AMC's results {figures.rows_amc}"
     )
+    faults = {k: v for k, v in sorted(figures.responses.items()) if k[:1] in ("4", "5")}
+    print(f"AMC answered (error statuses): {faults}; result downloads {figures.downloads}")
     met = True
     for name, value in checks:
         verdict = "met" if value == 0 else "MISSED"
