@@ -3,11 +3,12 @@
 In a throwaway RECOMAMP_HOME and database (bench/database.py): one user, one AMC account, and
 `--instances` AMC instances of a local simulator (`--execution-seconds`, seeded), each with a
 "Weekly DSP performance" workflow and a collection of `--weeks / --instances` weeks. Each round
-sets a random fault plan on the simulator (429s, 5xx, 401s, cut downloads, executions AMC
-ends FAILED or REJECTED), starts `recomamp backfill --collection ID` for every collection not
-yet done (one process each, at once), and SIGKILLs some of them at random moments. Rounds go
-on until every week is SUCCESS; the last `--calm-rounds` of the `--max-rounds` have neither
-faults nor kills, and `--timeout-seconds` bounds the whole run, so it always stops by itself.
+sets a random fault plan on the simulator (429s, 5xx, 401s and bursts of them, cut downloads,
+executions AMC ends FAILED or REJECTED), starts `recomamp backfill --collection ID` for every
+collection not yet done (one process each, at once), and SIGKILLs some of them at random
+moments. Rounds go on until every week is SUCCESS; the last `--calm-rounds` of the
+`--max-rounds` have neither faults nor kills, and `--timeout-seconds` bounds the whole run, so
+it always stops by itself.
 
     .venv/bin/python -m bench soak                           # 200 weeks over 4 instances
     .venv/bin/python -m bench soak --weeks 24 --instances 2  # quick check
