@@ -226,7 +226,7 @@ query AnalyticsAsset($assetKey: AssetKeyInput!) {
 def test_the_ui_shows_the_lineage_and_the_column_schema(seeded: str) -> None:
     from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
-    definitions = Path(__file__).resolve().parents[2] / "recomamp_pipelines" / "definitions.py"
+    definitions = Path(__file__).resolve().parents[3] / "recomamp_pipelines" / "definitions.py"
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             [analytics_views],

@@ -18,7 +18,7 @@ from tests.defs.collections.test_week_checks_in_ui import computed_statuses
 from tests.defs.conftest import Pipeline
 from tests.defs.helpers import SPONSORED, backfill, prepare
 
-WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
+WORKSPACE = Path(__file__).resolve().parents[3] / "workspace.yaml"
 ASSET_PATH = "/assets/amc/collection_weekly_results"
 
 
