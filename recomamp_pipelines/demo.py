@@ -213,7 +213,7 @@ def _start_simulator(settings: Settings, execution_seconds: float) -> LocalSimul
         args += ["--refresh-token", token]
     for instance in SIMULATOR_INSTANCES:
         args += ["--instance", instance]
-    log_path = settings.home / "simulator.log"
+    log_path = simulator_log(settings.home)
     with log_path.open("a") as log_file:
         # A session of its own: it outlives the command that started it, as PostgreSQL does.
         process = subprocess.Popen(
@@ -234,6 +234,11 @@ def _start_simulator(settings: Settings, execution_seconds: float) -> LocalSimul
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps(dataclasses.asdict(simulator)), encoding="utf-8")
     return simulator
+
+
+def simulator_log(home: Path) -> Path:
+    """Where the simulator of this RECOMAMP_HOME writes what it says."""
+    return home / "simulator.log"
 
 
 def stop_simulator(home: Path) -> bool:

@@ -34,13 +34,12 @@ from recomamp_pipelines.db.embedded import embedded_running, stop_embedded
 from recomamp_pipelines.db.migrations import upgrade
 from recomamp_pipelines.defs.recovery.liveness import process_alive, process_start
 from recomamp_pipelines.demo import (
-    SIMULATOR_CLIENT_ID,
-    SIMULATOR_CLIENT_SECRET,
-    SIMULATOR_INSTANCES,
     SIMULATOR_PORT_KEY,
-    SIMULATOR_READY,
-    SIMULATOR_REFRESH_TOKENS,
     demo_settings,
+    ensure_simulator,
+    running_simulator_of,
+    simulator_log,
+    stop_simulator,
 )
 from recomamp_pipelines.settings import (
     DAGSTER_HOME,
@@ -109,6 +108,8 @@ def _record_path(settings: Settings, name: str) -> Path:
 
 
 def log_path(settings: Settings, name: str) -> Path:
+    if name == SIMULATOR:
+        return simulator_log(settings.home)
     return services_dir(settings) / f"{name}.log"
 
 
@@ -216,43 +217,31 @@ def uses_simulator(settings: Settings) -> bool:
     return port is not None and settings.amc_api_url == f"http://{HOST}:{port}"
 
 
-def _simulator(settings: Settings, env: Mapping[str, str], execution_seconds: float) -> Service:
-    configured = demo_settings(settings)
-    port = read_settings_file(configured.settings_file)[SIMULATOR_PORT_KEY]
-    args = [
-        sys.executable,
-        "-m",
-        "recomamp_pipelines.simulator",
-        "--host",
-        HOST,
-        "--port",
-        port,
-        "--client-id",
-        SIMULATOR_CLIENT_ID,
-        "--client-secret",
-        SIMULATOR_CLIENT_SECRET,
-        "--execution-seconds",
-        str(execution_seconds),
-        "--state-dir",
-        str(settings.home / "simulator"),
-    ]
-    for token in SIMULATOR_REFRESH_TOKENS:
-        args += ["--refresh-token", token]
-    for instance in SIMULATOR_INSTANCES:
-        args += ["--instance", instance]
-    log = log_path(settings, SIMULATOR)
+def _simulator(settings: Settings, execution_seconds: float) -> Service:
+    """The simulator of this RECOMAMP_HOME, the one the demo and `recomamp dev` share.
 
-    def ready(_: subprocess.Popen[bytes]) -> str | None:
-        for line in log.read_text(encoding="utf-8", errors="replace").splitlines()[::-1]:
-            if line.startswith(SIMULATOR_READY):
-                return line[len(SIMULATOR_READY) :].strip()
-        return None
-
-    # The simulator's first line must be read from this start, not an earlier one.
-    log.write_text("", encoding="utf-8")
-    return _start(
-        settings, SIMULATOR, args, {**env, "PYTHONUNBUFFERED": "1"}, url=None, ready=ready
+    Started with `execution_seconds` when none runs (a running one is taken as it is), then
+    recorded as a service so that `status` watches it and `down` stops it.
+    """
+    ensure_simulator(settings, execution_seconds)
+    demo_settings(settings)  # the simulator's credentials and endpoints in the settings file
+    simulator = running_simulator_of(settings.home)
+    if simulator is None:
+        raise ServicesError(
+            f"the {SIMULATOR} stopped right after it started; see {simulator_log(settings.home)}"
+        )
+    service = Service(
+        SIMULATOR,
+        simulator.pid,
+        process_start(simulator.pid),
+        simulator.base_url,
+        simulator_log(settings.home),
     )
+    _record_path(settings, SIMULATOR).write_text(
+        json.dumps({"started": service.started, "url": service.url}), encoding="utf-8"
+    )
+    _pid_path(settings, SIMULATOR).write_text(f"{service.pid}\n", encoding="utf-8")
+    return service
 
 
 def _code_server(settings: Settings, env: Mapping[str, str], port: int) -> Service:
@@ -345,7 +334,7 @@ def up(
         applied = upgrade(url)
         report(f"PostgreSQL: {describe_url(url)} ({len(applied)} migration(s) applied)")
         if uses_simulator(settings) and _running(settings, SIMULATOR) is None:
-            service = _simulator(settings, os.environ, simulator_execution_seconds)
+            service = _simulator(settings, simulator_execution_seconds)
             report(f"started {SIMULATOR} (pid {service.pid}) at {service.url}")
         # The simulator's endpoints are in the settings file now; the services read it too.
         settings = load_settings()
@@ -449,7 +438,13 @@ def down(settings: Settings, *, report: Callable[[str], None] = print) -> None:
         service = read_service(settings, name)
         if service is None:
             continue
-        if is_alive(service):
+        if name == SIMULATOR:
+            # The home's simulator: stopped as `recomamp amc-simulator stop` stops it.
+            if stop_simulator(settings.home):
+                report(f"stopped {name} (pid {service.pid})")
+            else:
+                report(f"{name} (pid {service.pid}) had already stopped")
+        elif is_alive(service):
             _terminate(service.pid)
             report(f"stopped {name} (pid {service.pid})")
         else:

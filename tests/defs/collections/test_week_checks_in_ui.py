@@ -100,9 +100,10 @@ def test_week_checks_show_what_the_run_computed_and_survive_a_reuse(pipeline: Pi
     assert any(name == "columns_stable" for name, _ in skipped)
     # Progress: each week's submission (AMC's id) and AMC's status changes, with elapsed time.
     for week in collection.weeks:
-        assert any(m.startswith(f"week {week}: submitted: AMC execution ") for m in messages)
+        told = f"week {week} of collection {collection.name!r}: "
+        assert any(m.startswith(f"{told}submitted: AMC execution ") for m in messages)
         assert any(
-            m.startswith(f"week {week}: AMC status SUCCEEDED after ") and m.endswith(" s")
+            m.startswith(f"{told}AMC status SUCCEEDED after ") and m.endswith(" s")
             for m in messages
         )
 
