@@ -201,11 +201,17 @@ def _start(
         raise ServicesError(
             f"the {name} was not ready after {READY_TIMEOUT_SECONDS:.0f} s; see {log}"
         )
-    service = Service(name, process.pid, process_start(process.pid), found or url, log)
-    _record_path(settings, name).write_text(
+    return _remember(
+        settings, Service(name, process.pid, process_start(process.pid), found or url, log)
+    )
+
+
+def _remember(settings: Settings, service: Service) -> Service:
+    """Write the service's pid file and record, which `status` and `down` read."""
+    _record_path(settings, service.name).write_text(
         json.dumps({"started": service.started, "url": service.url}), encoding="utf-8"
     )
-    _pid_path(settings, name).write_text(f"{process.pid}\n", encoding="utf-8")
+    _pid_path(settings, service.name).write_text(f"{service.pid}\n", encoding="utf-8")
     return service
 
 
@@ -230,18 +236,16 @@ def _simulator(settings: Settings, execution_seconds: float) -> Service:
         raise ServicesError(
             f"the {SIMULATOR} stopped right after it started; see {simulator_log(settings.home)}"
         )
-    service = Service(
-        SIMULATOR,
-        simulator.pid,
-        process_start(simulator.pid),
-        simulator.base_url,
-        simulator_log(settings.home),
+    return _remember(
+        settings,
+        Service(
+            SIMULATOR,
+            simulator.pid,
+            process_start(simulator.pid),
+            simulator.base_url,
+            simulator_log(settings.home),
+        ),
     )
-    _record_path(settings, SIMULATOR).write_text(
-        json.dumps({"started": service.started, "url": service.url}), encoding="utf-8"
-    )
-    _pid_path(settings, SIMULATOR).write_text(f"{service.pid}\n", encoding="utf-8")
-    return service
 
 
 def _code_server(settings: Settings, env: Mapping[str, str], port: int) -> Service:
