@@ -96,6 +96,19 @@ def stale_executions(
     return [StaleExecution(**row) for row in rows]
 
 
+def abandoned_weeks(
+    conn: psycopg.Connection,
+    now: datetime,
+    stale_after: timedelta = STALE_AFTER,
+    limit: int = STALE_LIMIT,
+) -> list[StaleExecution]:
+    """Weeks whose ABANDONED attempt left AMC's execution uncollected, nobody at work on them."""
+    before = to_utc(now, "now") - stale_after
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(load("abandoned_weeks"), {"before": before, "limit": limit}).fetchall()
+    return [StaleExecution(**row) for row in rows]
+
+
 @dataclass(frozen=True)
 class StaleClaim:
     """A claim taken by a run that left no unfinished execution behind."""

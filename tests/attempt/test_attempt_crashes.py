@@ -86,6 +86,15 @@ def test_a_slot_whose_holder_was_killed_is_reclaimed_by_the_next_waiter(
     assert (gone["status"], gone["error_type"]) == ("FAILED", "ABANDONED")
     assert "its AMC slot was reclaimed" in gone["error_message"]
     assert account.slots() == 0
+    # Its week does not stay RUNNING with nobody working on it: it says what happened and how
+    # it ends.
+    week = account.weeks(collection_id)[held.start_date.isoformat()]
+    assert week["status"] == "FAILED"
+    assert "its AMC slot was reclaimed" in week["error_message"]
+    assert (
+        f"the next run of this week collects AMC execution {gone['amc_execution_id']}"
+        in week["error_message"]
+    )
 
     # The killed week's execution is still AMC's: its next run collects it.
     (resumed,) = account.run(collection_id, [held])
@@ -94,6 +103,7 @@ def test_a_slot_whose_holder_was_killed_is_reclaimed_by_the_next_waiter(
     assert resumed.amc_execution_id == gone["amc_execution_id"]
     assert account.simulator.counters()["executions_created"] == 2
     assert account.slots() == 0
+    assert account.weeks(collection_id)[held.start_date.isoformat()]["status"] == "SUCCESS"
 
 
 def test_a_killed_refresh_is_never_resumed_onto_an_older_execution(

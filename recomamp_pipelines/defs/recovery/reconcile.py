@@ -8,6 +8,10 @@ An execution whose heartbeat is older than STALE_AFTER, and whose Dagster run is
   schedule run, its claim handed back with its attempt raised;
 - AMC no longer has it: it is marked FAILED with the reason, with its week or schedule run.
 The dead Dagster run is marked FAILURE so that it stops holding a slot of the run queue.
+
+A week whose attempt a slot waiter ended ABANDONED (its process gone) is FAILED with AMC's
+execution uncollected; once its run is dead too, the backfill of that week is requested the same
+way, and collects AMC's result without submitting again.
 """
 
 from datetime import datetime
@@ -38,6 +42,7 @@ from recomamp_pipelines.runs.recovery import (
     STALE_AFTER,
     AmcVerdict,
     StaleExecution,
+    abandoned_weeks,
     ask_amc,
     claim_of_schedule_run,
     default_stale_client_factory,
@@ -186,6 +191,23 @@ def dead_run_reconciler(
             else:
                 request = _week_recovery(context, conn, execution, reason, now)
             if request is not None:
+                requests.append(request)
+        for execution in abandoned_weeks(conn, now, STALE_AFTER):
+            dead, run = _dead(context, execution.dagster_run_id, execution.last_heard_at, now)
+            if not dead:
+                continue
+            reason = (
+                f"execution {execution.execution_id} was abandoned by run "
+                f"{execution.dagster_run_id} (its AMC slot reclaimed at "
+                f"{execution.last_heard_at:%Y-%m-%d %H:%M} UTC)"
+            )
+            fail_dead_run(context.instance, run, f"its process is gone; {reason}")
+            request = _week_recovery(context, conn, execution, reason, now)
+            if request is not None:
+                context.log.warning(
+                    f"{reason}: collecting AMC execution {execution.amc_execution_id} of week "
+                    f"{execution.partition}"
+                )
                 requests.append(request)
         for claim in stale_claims(conn, now, STALE_AFTER):
             run = context.instance.get_run_by_id(claim.dagster_run_id or "")

@@ -19,6 +19,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from recomamp_pipelines.attempt import executions
 from recomamp_pipelines.definitions import defs
 from recomamp_pipelines.defs.collections.sensors import collections_sensor
 from recomamp_pipelines.defs.recovery.liveness import WORKER_TAG, worker_identity
@@ -203,6 +204,43 @@ def test_a_killed_week_run_is_resumed_by_the_backfill_of_that_week(sim: Pipeline
     assert done["status"] == "SUCCESS"
     assert submissions(sim.simulator) == 1
     assert sim.instance.get_runs(filters=dg.RunsFilter(tags={RECOVERS_TAG: str(execution["id"])}))
+
+
+def test_a_week_whose_slot_a_waiter_reclaimed_is_collected_without_resubmitting(
+    sim: Pipeline,
+) -> None:
+    partition, execution = kill_a_week_run(sim)
+    # What the next waiter for a slot of the account does once the holder is silent.
+    with psycopg.connect(sim.db_url, autocommit=True) as conn:
+        (instance_row_id,) = conn.execute(
+            "select instance_id from workflow_executions where id = %s", (execution["id"],)
+        ).fetchone()
+        reclaimed = executions.reclaim_gone_slot_holders(conn, instance_row_id, timedelta(0))
+    assert reclaimed == [execution["id"]]
+    week = week_row(sim, partition)
+    assert week["status"] == "FAILED"
+    assert execution["amc_execution_id"] in week["error_message"]
+
+    result = evaluate(dead_run_reconciler, sim.instance, now() + LATER)
+
+    (recovery,) = result.run_requests or []
+    assert recovery.run_key == f"recover-{execution['id']}-1"
+    assert recovery.tags[ASSET_PARTITION_RANGE_START_TAG] == partition
+    assert run_status(sim.instance, execution["dagster_run_id"]) is dg.DagsterRunStatus.FAILURE
+    sim.simulator.advance_clock(EXECUTION_SECONDS + 60)
+    (run,) = launch(sim.instance, [recovery], "dead_run_reconciler")
+
+    assert run.success
+    assert week_row(sim, partition)["status"] == "SUCCESS"
+    (done,) = dict_rows(
+        sim.db_url,
+        "select status, amc_execution_id from workflow_executions where id = %s",
+        execution["id"],
+    )
+    assert (done["status"], done["amc_execution_id"]) == ("SUCCESS", execution["amc_execution_id"])
+    assert submissions(sim.simulator) == 1
+    # Collected: nothing more to recover.
+    assert evaluate(dead_run_reconciler, sim.instance, now() + LATER).run_requests == []
 
 
 def test_an_execution_amc_no_longer_has_is_recorded_failed_with_the_reason(
