@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
+from psycopg.rows import dict_row
 
 from recomamp_pipelines.crypto import TokenCipher
 from recomamp_pipelines.db.queries import load
@@ -54,14 +55,15 @@ def save_user(
         raise UserInputError("the refresh token read from standard input is empty")
     if any(ch.isspace() for ch in refresh_token):
         raise UserInputError("the refresh token read from standard input contains whitespace")
-    row = conn.execute(
-        load("upsert_user"),
-        {
-            "email": email,
-            "full_name": full_name,
-            "timezone": timezone,
-            "encrypted_refresh_token": cipher.encrypt(refresh_token),
-        },
-    ).fetchone()
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            load("upsert_user"),
+            {
+                "email": email,
+                "full_name": full_name,
+                "timezone": timezone,
+                "encrypted_refresh_token": cipher.encrypt(refresh_token),
+            },
+        ).fetchone()
     assert row is not None
-    return SavedUser(user_id=row[0], email=email, is_new=bool(row[1]))
+    return SavedUser(user_id=row["id"], email=email, is_new=bool(row["is_new"]))

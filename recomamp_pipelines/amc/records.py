@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.rows import dict_row
 
 from recomamp_pipelines.amc.health import HealthStatus, InstanceVerdict, ReachableInstance
 from recomamp_pipelines.amc.queries import load
@@ -25,14 +26,17 @@ class StoredUser:
 
 def find_user(conn: psycopg.Connection, email: str) -> StoredUser:
     """The user with `email` and their encrypted refresh token."""
-    row = conn.execute(load("find_user"), {"email": email}).fetchone()
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(load("find_user"), {"email": email}).fetchone()
     if row is None:
         raise UnknownUserError(f"no user with email {email!r}; add one with `recomamp users add`")
-    if not row[1]:
+    if not row["encrypted_refresh_token"]:
         raise UnknownUserError(
             f"user {email!r} has no stored refresh token; store one with `recomamp users add`"
         )
-    return StoredUser(user_id=row[0], email=email, encrypted_refresh_token=row[1])
+    return StoredUser(
+        user_id=row["id"], email=email, encrypted_refresh_token=row["encrypted_refresh_token"]
+    )
 
 
 def record_reachable(

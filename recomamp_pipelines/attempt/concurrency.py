@@ -11,7 +11,8 @@ import logging
 import threading
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import psycopg
@@ -32,21 +33,23 @@ Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 
 
+@dataclass(kw_only=True)
 class RunsAttempts:
-    """What a runner of many attempts (a collection's weeks, a run's claims) shares.
-
-    Subclasses are dataclasses with `settings`, `database_url`, `dagster_run_id`,
-    `poll_policy`, `now` and `client_factory`, and call `_start_attempts()` once made.
-    """
+    """What a runner of many attempts (a collection's weeks, a run's claims) shares: how it
+    reaches AMC and the database, and its AttemptRunner. Subclasses are keyword-only
+    dataclasses that add what their targets need."""
 
     settings: Settings
     database_url: str
-    dagster_run_id: str | None
-    poll_policy: PollPolicy | None
-    now: Callable[[], datetime]
-    client_factory: Callable[[AmcOwner], AmcClient] | None
-    on_progress: Callable[[AttemptTarget, str], None] | None
-    attempts: AttemptRunner
+    dagster_run_id: str | None = None
+    poll_policy: PollPolicy | None = None
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    client_factory: Callable[[AmcOwner], AmcClient] | None = None
+    on_progress: Callable[[AttemptTarget, str], None] | None = None
+    attempts: AttemptRunner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._start_attempts()
 
     def _start_attempts(self) -> None:
         factory = self.client_factory or default_client_factory(self.settings)

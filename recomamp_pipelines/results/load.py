@@ -111,12 +111,21 @@ class WeekState(StrEnum):
 
 
 @dataclass
+class _Progress:
+    """Where a loaded week stands: changed only by `LoadedWeek.discard` and `finish_load`."""
+
+    state: WeekState = WeekState.LOADED
+    discard_requested: bool = False
+
+
+@dataclass(frozen=True)
 class LoadedWeek:
     """A week's result loaded in an open transaction, with its Parquet file, stats and checksum.
 
     `table` and `rows` say where the loaded rows are: the week's rows of the results table, or
     a temporary table when the week's columns drifted. `expected_columns` are the results
-    table's columns before this week (none before the workflow's first week).
+    table's columns before this week (none before the workflow's first week). What was loaded
+    does not change; where the week stands (loaded, discarded, published) is read from `state`.
     """
 
     target: ResultTarget
@@ -141,8 +150,15 @@ class LoadedWeek:
     final_path: str = field(repr=False)
     temp_path: str = field(repr=False)
     week_key: str = field(repr=False)
-    state: WeekState = WeekState.LOADED
-    discard_requested: bool = False
+    _progress: _Progress = field(default_factory=_Progress, repr=False, compare=False)
+
+    @property
+    def state(self) -> WeekState:
+        return self._progress.state
+
+    @property
+    def discard_requested(self) -> bool:
+        return self._progress.discard_requested
 
     @property
     def untyped_columns(self) -> list[ResultColumn]:
@@ -157,7 +173,7 @@ class LoadedWeek:
         """Roll the week back when its `load_week` block ends: the previous rows stay."""
         if self.state is not WeekState.LOADED:
             raise LoadError(f"the week is already {self.state}")
-        self.discard_requested = True
+        self._progress.discard_requested = True
 
 
 def load_into(
@@ -212,11 +228,11 @@ def finish_load(conn: psycopg.Connection, week: LoadedWeek, *, committed: bool) 
     try:
         if committed and week.state is WeekState.LOADED:
             week.root.publish(week.temp_path, week.final_path)
-            week.state = WeekState.PUBLISHED
+            week._progress.state = WeekState.PUBLISHED
         else:
             week.root.discard(week.temp_path)
             if week.state is WeekState.LOADED:
-                week.state = WeekState.DISCARDED
+                week._progress.state = WeekState.DISCARDED
     finally:
         _unlock_week(conn, week.week_key)
 

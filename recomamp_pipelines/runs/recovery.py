@@ -125,8 +125,14 @@ def stale_claims(
     limit: int = STALE_LIMIT,
 ) -> list[StaleClaim]:
     before = to_utc(now, "now") - stale_after
-    rows = conn.execute(load("stale_claims"), {"before": before, "limit": limit}).fetchall()
-    return [StaleClaim(ClaimRef(row[0], row[1]), row[2], row[3]) for row in rows]
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(load("stale_claims"), {"before": before, "limit": limit}).fetchall()
+    return [
+        StaleClaim(
+            ClaimRef(row["id"], row["attempt"]), row["dagster_run_id"], row["schedule_run_id"]
+        )
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -139,12 +145,15 @@ class ScheduleRunClaim:
 def claim_of_schedule_run(
     conn: psycopg.Connection, schedule_run_id: uuid.UUID
 ) -> ScheduleRunClaim | None:
-    row = conn.execute(
-        load("claim_of_schedule_run"), {"schedule_run_id": schedule_run_id}
-    ).fetchone()
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            load("claim_of_schedule_run"), {"schedule_run_id": schedule_run_id}
+        ).fetchone()
     if row is None:
         return None
-    return ScheduleRunClaim(ClaimRef(row[0], row[1]), row[2], row[3])
+    return ScheduleRunClaim(
+        ClaimRef(row["id"], row["attempt"]), row["status"], row["dagster_run_id"]
+    )
 
 
 def default_stale_client_factory(settings: Settings) -> Callable[[StaleExecution], AmcClient]:

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
-from recomamp_pipelines.amc.client import AmcClient, PollPolicy
 from recomamp_pipelines.amc.models import AmcExecution
 from recomamp_pipelines.attempt.concurrency import RunsAttempts, run_side_by_side
 from recomamp_pipelines.attempt.executions import AttemptKey, AttemptOwner
-from recomamp_pipelines.attempt.lifecycle import AttemptEnd, AttemptRunner, AttemptTarget
+from recomamp_pipelines.attempt.lifecycle import AttemptEnd
 from recomamp_pipelines.attempt.owner import AmcOwner
 from recomamp_pipelines.attempt.request import AmcRequest, QuerySource, render_request
 from recomamp_pipelines.results.load import LoadedWeek
@@ -37,7 +36,6 @@ from recomamp_pipelines.scheduling.runs import (
     link_execution,
     take_claim,
 )
-from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.templates.catalog import template_parameters
 from recomamp_pipelines.templates.render import RenderError
 
@@ -168,21 +166,11 @@ class ScheduleRun:
         return False
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ScheduleRunner(RunsAttempts):
     """Runs the claimed ticks of one Dagster run."""
 
-    settings: Settings
-    database_url: str
     dagster_run_id: str
-    poll_policy: PollPolicy | None = None
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    client_factory: Callable[[AmcOwner], AmcClient] | None = None
-    on_progress: Callable[[AttemptTarget, str], None] | None = None
-    attempts: AttemptRunner = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._start_attempts()
 
     def run_claims(self, refs: Iterable[ClaimRef]) -> Iterator[ScheduleRunOutcome]:
         """Serve claims concurrently; yield each outcome as it ends."""

@@ -11,9 +11,9 @@ Attempts that a run which died left at the week are adopted, or closed when the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -21,15 +21,12 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from recomamp_pipelines.amc.client import AmcClient, PollPolicy
 from recomamp_pipelines.amc.models import AmcExecution
 from recomamp_pipelines.attempt.concurrency import RunsAttempts, run_side_by_side
 from recomamp_pipelines.attempt.executions import AttemptKey, AttemptOwner, whole_seconds
 from recomamp_pipelines.attempt.lifecycle import (
     AttemptEnd,
     AttemptOutcome,
-    AttemptRunner,
-    AttemptTarget,
 )
 from recomamp_pipelines.attempt.owner import AmcOwner
 from recomamp_pipelines.attempt.request import AmcRequest, QuerySource, render_request
@@ -40,7 +37,6 @@ from recomamp_pipelines.results.load import LoadedWeek
 from recomamp_pipelines.results.summary_stats import WeekSummary, collection_report_metadata
 from recomamp_pipelines.results.target import ResultTarget
 from recomamp_pipelines.runs.queries import load
-from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.weeks.calendar import Week, amc_window, weeks_overlapping
 
 ORPHAN_CLOSED = (
@@ -216,7 +212,7 @@ class CollectionWeek:
         return row is not None and row["status"] == "SUCCESS"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class WeekRunner(RunsAttempts):
     """Runs weeks of one collection; shared by the weeks of one Dagster run.
 
@@ -224,19 +220,8 @@ class WeekRunner(RunsAttempts):
     and no credentials.
     """
 
-    settings: Settings
-    database_url: str
     collection: CollectionContext
-    dagster_run_id: str | None = None
     refresh: bool = False
-    poll_policy: PollPolicy | None = None
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    client_factory: Callable[[AmcOwner], AmcClient] | None = None
-    on_progress: Callable[[AttemptTarget, str], None] | None = None
-    attempts: AttemptRunner = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._start_attempts()
 
     def target(self, week: Week) -> CollectionWeek:
         return CollectionWeek(self.collection, week, self.settings.week_start_day)

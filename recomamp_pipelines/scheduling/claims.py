@@ -20,6 +20,7 @@ from datetime import datetime
 from itertools import groupby
 
 import psycopg
+from psycopg.rows import dict_row
 
 from recomamp_pipelines.scheduling.cadence import to_utc
 from recomamp_pipelines.scheduling.queries import load
@@ -157,26 +158,26 @@ def claim_due_ticks(
     now = to_utc(now, "now")
     result = ClaimResult()
     with conn.transaction():
-        rows = conn.execute(load("due_schedules"), {"now": now, "limit": limit}).fetchall()
+        with conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(load("due_schedules"), {"now": now, "limit": limit}).fetchall()
         due: list[_Due] = []
         advance: dict[uuid.UUID, datetime] = {}
         invalid: dict[uuid.UUID, InvalidSchedule] = {}
         for row in rows:
-            (
+            schedule_id = row["id"]
+            name = row["name"]
+            next_run_at = row["next_run_at"]
+            has_workflow = row["has_workflow"]
+            instance_id = row["instance_id"]
+            timing = ScheduleTiming(
                 schedule_id,
-                name,
-                kind,
-                tz,
-                cron,
-                days,
-                anchor,
-                at,
-                next_run_at,
-                _,
-                has_workflow,
-                instance_id,
-            ) = row
-            timing = ScheduleTiming(schedule_id, kind, tz, cron, days, anchor, at)
+                row["schedule_type"],
+                row["timezone"],
+                row["cron_expression"],
+                row["interval_days"],
+                row["anchor_date"],
+                row["time_of_day"],
+            )
             try:
                 if not has_workflow:
                     raise ScheduleDefinitionError(
@@ -287,15 +288,16 @@ class WaitingBatch:
 
 def waiting_batches(conn: psycopg.Connection) -> list[WaitingBatch]:
     """Every group of claims in status CLAIMED, by the run_key they wait for."""
-    rows = conn.execute(load("waiting_claims")).fetchall()
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(load("waiting_claims")).fetchall()
     waiting = []
-    for key, group in groupby(rows, key=lambda row: row[0]):
+    for key, group in groupby(rows, key=lambda row: row["batch_run_key"]):
         items = list(group)
         waiting.append(
             WaitingBatch(
                 run_key=key,
-                batch=ClaimBatch(tuple(ClaimRef(row[1], row[2]) for row in items)),
-                first_claimed_at=min(row[5] for row in items),
+                batch=ClaimBatch(tuple(ClaimRef(row["id"], row["attempt"]) for row in items)),
+                first_claimed_at=min(row["claimed_at"] for row in items),
             )
         )
     return waiting

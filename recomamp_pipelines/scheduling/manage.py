@@ -188,13 +188,22 @@ def set_schedule_active(
     """
     now = to_utc(now, "now")
     with conn.transaction():
-        row = conn.execute(load("lock_schedule_timing"), {"schedule_id": schedule_id}).fetchone()
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(load("lock_schedule_timing"), {"schedule_id": schedule_id}).fetchone()
         if row is None:
             raise ScheduleInputError(f"no schedule with id {schedule_id}")
-        was_active = bool(row[2])
+        was_active = bool(row["is_active"])
         next_run_at = None
         if active:
-            timing = ScheduleTiming(row[0], row[3], row[4], row[5], row[6], row[7], row[8])
+            timing = ScheduleTiming(
+                row["id"],
+                row["schedule_type"],
+                row["timezone"],
+                row["cron_expression"],
+                row["interval_days"],
+                row["anchor_date"],
+                row["time_of_day"],
+            )
             try:
                 next_run_at = cadence_of(timing).next_fire_time(now)
             except ScheduleDefinitionError as exc:

@@ -279,20 +279,21 @@ def finish_schedule_run(
         raise ValueError(f"schedule run status {status!r}: expected 'SUCCESS' or 'FAILED'")
     now = to_utc(now, "now")
     with conn.transaction():
-        row = conn.execute(
-            load("finish_schedule_run"),
-            {
-                "schedule_run_id": schedule_run_id,
-                "status": status,
-                "error_message": error,
-                "execution_id": execution_id,
-                "result_location": result_location,
-                "now": now,
-            },
-        ).fetchone()
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
+                load("finish_schedule_run"),
+                {
+                    "schedule_run_id": schedule_run_id,
+                    "status": status,
+                    "error_message": error,
+                    "execution_id": execution_id,
+                    "result_location": result_location,
+                    "now": now,
+                },
+            ).fetchone()
         if row is None:
             return RunEnd(status, recorded=False)
-        schedule_id, started_at = row
+        schedule_id, started_at = row["schedule_id"], row["started_at"]
         conn.execute(
             load("finish_claims_of_run"), {"schedule_run_id": schedule_run_id, "status": status}
         )
@@ -327,10 +328,16 @@ def fail_unserved_claim(
 ) -> bool:
     """Record a claim no run could serve as a FAILED schedule run; False if it moved on."""
     with conn.transaction():
-        claim = conn.execute(load("lock_claim"), {"claim_id": ref.claim_id}).fetchone()
-        if claim is None or claim[2] != ref.attempt or claim[3] not in ("CLAIMED", "RUNNING"):
+        with conn.cursor(row_factory=dict_row) as cur:
+            claim = cur.execute(load("lock_claim"), {"claim_id": ref.claim_id}).fetchone()
+        if (
+            claim is None
+            or claim["attempt"] != ref.attempt
+            or claim["status"] not in ("CLAIMED", "RUNNING")
+        ):
             return False
-        schedule_id, scheduled_at, _, _, holder, schedule_run_id = claim
+        schedule_id, scheduled_at = claim["schedule_id"], claim["scheduled_at"]
+        holder, schedule_run_id = claim["dagster_run_id"], claim["schedule_run_id"]
         if schedule_run_id is not None:
             finish_schedule_run(conn, schedule_run_id, "FAILED", now, error=reason)
             return True

@@ -219,7 +219,8 @@ def test_clients_of_one_account_share_its_rate_limit(
     amc_simulator: AmcSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="recomamp_pipelines.amc.ratelimit")
-    limit = RateLimit(requests_per_second=20.0, burst=2)
+    # Slow enough that no call, however loaded the machine, lasts as long as a refill.
+    limit = RateLimit(requests_per_second=2.0, burst=2)
     clients: list[AmcClient] = [client_for(amc_simulator, rate_limit=limit) for _ in range(2)]
     try:
         for client in clients:

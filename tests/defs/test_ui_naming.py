@@ -8,14 +8,19 @@ import dagster as dg
 import yaml
 
 from recomamp_pipelines.definitions import defs
+from recomamp_pipelines.services import LOCATION_NAME
 
 WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
+DEPLOYED_WORKSPACE = WORKSPACE.parent / "deploy" / "workspace.yaml"
 
 
-def test_the_code_location_has_a_readable_name() -> None:
+def test_the_code_location_has_one_readable_name_in_every_deployment() -> None:
     workspace = yaml.safe_load(WORKSPACE.read_text())
     (entry,) = workspace["load_from"]
-    assert entry["python_module"]["location_name"] == "RecomAMP Pipelines"
+    assert entry["python_module"]["location_name"] == LOCATION_NAME == "recomamp-pipelines"
+    deployed = yaml.safe_load(DEPLOYED_WORKSPACE.read_text())
+    (served,) = deployed["load_from"]
+    assert served["grpc_server"]["location_name"] == LOCATION_NAME
 
 
 def test_every_job_sensor_and_schedule_says_what_it_does_and_who_owns_it() -> None:

@@ -211,11 +211,11 @@ def test_a_week_whose_slot_a_waiter_reclaimed_is_collected_without_resubmitting(
 ) -> None:
     partition, execution = kill_a_week_run(sim)
     # What the next waiter for a slot of the account does once the holder is silent.
+    (holder,) = dict_rows(
+        sim.db_url, "select instance_id from workflow_executions where id = %s", execution["id"]
+    )
     with psycopg.connect(sim.db_url, autocommit=True) as conn:
-        (instance_row_id,) = conn.execute(
-            "select instance_id from workflow_executions where id = %s", (execution["id"],)
-        ).fetchone()
-        reclaimed = executions.reclaim_gone_slot_holders(conn, instance_row_id, timedelta(0))
+        reclaimed = executions.reclaim_gone_slot_holders(conn, holder["instance_id"], timedelta(0))
     assert reclaimed == [execution["id"]]
     week = week_row(sim, partition)
     assert week["status"] == "FAILED"
