@@ -169,15 +169,7 @@ def claim_due_ticks(
             next_run_at = row["next_run_at"]
             has_workflow = row["has_workflow"]
             instance_id = row["instance_id"]
-            timing = ScheduleTiming(
-                schedule_id,
-                row["schedule_type"],
-                row["timezone"],
-                row["cron_expression"],
-                row["interval_days"],
-                row["anchor_date"],
-                row["time_of_day"],
-            )
+            timing = ScheduleTiming.of_row(row, "id")
             try:
                 if not has_workflow:
                     raise ScheduleDefinitionError(

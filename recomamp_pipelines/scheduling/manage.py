@@ -154,15 +154,7 @@ def list_schedules(
             name=row["name"],
             owner=row["owner"],
             workflow_name=row["workflow_name"],
-            timing=ScheduleTiming(
-                row["schedule_id"],
-                row["schedule_type"],
-                row["timezone"],
-                row["cron_expression"],
-                row["interval_days"],
-                row["anchor_date"],
-                row["time_of_day"],
-            ),
+            timing=ScheduleTiming.of_row(row),
             next_run_at=row["next_run_at"],
             is_active=bool(row["is_active"]),
             last_run_at=row["last_run_at"],
@@ -195,15 +187,7 @@ def set_schedule_active(
         was_active = bool(row["is_active"])
         next_run_at = None
         if active:
-            timing = ScheduleTiming(
-                row["id"],
-                row["schedule_type"],
-                row["timezone"],
-                row["cron_expression"],
-                row["interval_days"],
-                row["anchor_date"],
-                row["time_of_day"],
-            )
+            timing = ScheduleTiming.of_row(row, "id")
             try:
                 next_run_at = cadence_of(timing).next_fire_time(now)
             except ScheduleDefinitionError as exc:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 
 from recomamp_pipelines.scheduling.cadence import Cadence, CadenceError, rolling_window, to_utc
 
@@ -34,6 +36,19 @@ class ScheduleTiming:
     interval_days: int | None = None
     anchor_date: date | None = None
     time_of_day: time | None = None
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any], id_column: str = "schedule_id") -> ScheduleTiming:
+        """The timing of a row read by name (`dict_row`) with the schedule's timing columns."""
+        return cls(
+            row[id_column],
+            row["schedule_type"],
+            row["timezone"],
+            row["cron_expression"],
+            row["interval_days"],
+            row["anchor_date"],
+            row["time_of_day"],
+        )
 
     @property
     def zone_name(self) -> str:
