@@ -60,6 +60,8 @@ class StaleExecution:
     encrypted_refresh_token: str | None
     amc_instance_id: str | None
     amc_account_id: str | None
+    #: Ended ABANDONED by a slot waiter, its week FAILED, AMC's result not collected.
+    abandoned: bool = False
 
     def __repr__(self) -> str:
         return f"StaleExecution({self.execution_id}, amc={self.amc_execution_id})"
@@ -89,23 +91,11 @@ def stale_executions(
     stale_after: timedelta = STALE_AFTER,
     limit: int = STALE_LIMIT,
 ) -> list[StaleExecution]:
-    """PENDING or RUNNING executions without a heartbeat for `stale_after`, oldest first."""
+    """Executions nobody has been heard of for `stale_after`, oldest first: PENDING or RUNNING
+    ones, and ABANDONED ones whose week still waits for AMC's result (`abandoned`)."""
     before = to_utc(now, "now") - stale_after
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(load("stale_executions"), {"before": before, "limit": limit}).fetchall()
-    return [StaleExecution(**row) for row in rows]
-
-
-def abandoned_weeks(
-    conn: psycopg.Connection,
-    now: datetime,
-    stale_after: timedelta = STALE_AFTER,
-    limit: int = STALE_LIMIT,
-) -> list[StaleExecution]:
-    """Weeks whose ABANDONED attempt left AMC's execution uncollected, nobody at work on them."""
-    before = to_utc(now, "now") - stale_after
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(load("abandoned_weeks"), {"before": before, "limit": limit}).fetchall()
     return [StaleExecution(**row) for row in rows]
 
 

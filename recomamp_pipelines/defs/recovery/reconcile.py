@@ -42,7 +42,6 @@ from recomamp_pipelines.runs.recovery import (
     STALE_AFTER,
     AmcVerdict,
     StaleExecution,
-    abandoned_weeks,
     ask_amc,
     claim_of_schedule_run,
     default_stale_client_factory,
@@ -149,6 +148,29 @@ def _schedule_recovery(
     return schedule_run_request(raised) if raised is not None else None
 
 
+def _abandoned_week_recovery(
+    context: SensorEvaluationContext,
+    conn: psycopg.Connection,
+    execution: StaleExecution,
+    run: dg.DagsterRun | None,
+    now: datetime,
+) -> dg.RunRequest | None:
+    """The backfill of a week whose attempt a slot waiter ended ABANDONED: it collects AMC's
+    result (the attempt is opened again, nothing is submitted)."""
+    reason = (
+        f"execution {execution.execution_id} was abandoned by run {execution.dagster_run_id} "
+        f"(its AMC slot reclaimed at {execution.last_heard_at:%Y-%m-%d %H:%M} UTC)"
+    )
+    fail_dead_run(context.instance, run, f"its process is gone; {reason}")
+    request = _week_recovery(context, conn, execution, reason, now)
+    if request is not None:
+        context.log.warning(
+            f"{reason}: collecting AMC execution {execution.amc_execution_id} of week "
+            f"{execution.partition}"
+        )
+    return request
+
+
 @dg.sensor(
     owners=[OWNER],
     name=SENSOR_NAME,
@@ -173,6 +195,11 @@ def dead_run_reconciler(
             dead, run = _dead(context, execution.dagster_run_id, execution.last_heard_at, now)
             if not dead:
                 continue
+            if execution.abandoned:
+                request = _abandoned_week_recovery(context, conn, execution, run, now)
+                if request is not None:
+                    requests.append(request)
+                continue
             reason = (
                 f"run {execution.dagster_run_id} stopped working on execution "
                 f"{execution.execution_id} (last heard of {execution.last_heard_at:%Y-%m-%d %H:%M} "
@@ -191,23 +218,6 @@ def dead_run_reconciler(
             else:
                 request = _week_recovery(context, conn, execution, reason, now)
             if request is not None:
-                requests.append(request)
-        for execution in abandoned_weeks(conn, now, STALE_AFTER):
-            dead, run = _dead(context, execution.dagster_run_id, execution.last_heard_at, now)
-            if not dead:
-                continue
-            reason = (
-                f"execution {execution.execution_id} was abandoned by run "
-                f"{execution.dagster_run_id} (its AMC slot reclaimed at "
-                f"{execution.last_heard_at:%Y-%m-%d %H:%M} UTC)"
-            )
-            fail_dead_run(context.instance, run, f"its process is gone; {reason}")
-            request = _week_recovery(context, conn, execution, reason, now)
-            if request is not None:
-                context.log.warning(
-                    f"{reason}: collecting AMC execution {execution.amc_execution_id} of week "
-                    f"{execution.partition}"
-                )
                 requests.append(request)
         for claim in stale_claims(conn, now, STALE_AFTER):
             run = context.instance.get_run_by_id(claim.dagster_run_id or "")
