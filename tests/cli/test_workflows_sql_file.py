@@ -131,18 +131,32 @@ def workflow_count(pipeline: Pipeline) -> int:
     return int(pipeline.query("select count(*) from workflows")[0][0])
 
 
-def ad_hoc_executions(pipeline: Pipeline) -> list[dict[str, Any]]:
-    """Ad hoc executions on Ana's instance, as AMC (the simulator) lists them: the dry runs.
-
-    Collection weeks and schedule runs execute saved workflows, never ad hoc SQL.
+def ad_hoc_executions(
+    pipeline: Pipeline, since: datetime, *, cancelled: bool = False
+) -> list[dict[str, Any]]:
+    """Ad hoc executions created on Ana's instance since `since`, as AMC (the simulator) lists
+    them: the dry runs. Collection weeks and schedule runs execute saved workflows, never ad
+    hoc SQL.
     """
     simulator = pipeline.simulator
     answer = httpx.get(
-        simulator.reporting_url("/workflowExecutions"), headers=simulator.amc_headers(), timeout=30
+        simulator.reporting_url("/workflowExecutions"),
+        params={
+            "minCreationTime": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+            "timeZone": "UTC",
+            "includeCancelled": str(cancelled).lower(),
+            "limit": "1000",
+        },
+        headers=simulator.amc_headers(),
+        timeout=30,
     )
     answer.raise_for_status()
     executions = answer.json()["executions"]
     return [e for e in executions if e["workflowId"].startswith("transient_")]
+
+
+def a_second_ago() -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=1)
 
 
 def created_workflow_id(result: Result) -> uuid.UUID:
@@ -162,7 +176,7 @@ def test_a_documented_query_is_dry_run_saved_and_backfilled_by_a_collection(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
     path = write(tmp_path, CAMPAIGN_REACH_SQL)
-    before = len(ad_hoc_executions(pipeline))
+    since = a_second_ago()
 
     result = create(pipeline, "--sql-file", str(path), *campaign_params(), "--name", "Reach")
 
@@ -181,7 +195,7 @@ def test_a_documented_query_is_dry_run_saved_and_backfilled_by_a_collection(
     )
     assert (name, template_id, sql_query) == ("Reach", None, CAMPAIGN_REACH_SQL)
     assert parameters == {"campaigns": list(CAMPAIGNS), "min_impressions": 1000}
-    (dry_run,) = ad_hoc_executions(pipeline)[before:]
+    (dry_run,) = ad_hoc_executions(pipeline, since)
     # A dry run: AMC's verdict, and no output.
     assert dry_run["status"] == "SUCCEEDED" and "outputColumns" not in dry_run
     assert dry_run["parameterValues"] == parameters
@@ -399,7 +413,7 @@ def test_sql_that_does_not_compile_is_refused_with_its_line_and_column(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
     path = write(tmp_path, SYNTAX_ERROR_SQL, "spend.sql")
-    before = len(ad_hoc_executions(pipeline))
+    since = a_second_ago()
 
     result = create(pipeline, "--sql-file", str(path))
 
@@ -410,7 +424,7 @@ def test_sql_that_does_not_compile_is_refused_with_its_line_and_column(
     ) in result.output
     assert "nothing saved" in result.output
     # Refused before AMC was asked.
-    assert len(ad_hoc_executions(pipeline)) == before
+    assert ad_hoc_executions(pipeline, since) == []
 
 
 def test_user_level_output_is_refused_before_amc_is_asked(
@@ -473,3 +487,20 @@ def test_help_documents_the_sql_file_and_the_types() -> None:
 
     assert result.exit_code == 0
     assert "--sql-file" in result.output and "NAME:TYPE=VALUE" in result.output
+
+
+def test_no_verdict_from_amc_in_time_saves_nothing(pipeline: Pipeline, tmp_path: Path) -> None:
+    path = write(tmp_path, CAMPAIGN_REACH_SQL)
+    saved = workflow_count(pipeline)
+    since = a_second_ago()
+    pipeline.simulator.set_faults(stuck_pending_next_executions=1)
+
+    result = create(pipeline, "--sql-file", str(path), *campaign_params(), "--wait", "1")
+
+    assert result.exit_code == 4
+    assert "campaign_reach.sql: no verdict from AMC's dry run" in result.output
+    assert "within 1 s" in result.output and "nothing saved" in result.output
+    assert workflow_count(pipeline) == saved
+    # The dry run that never ended was cancelled, not left waiting in AMC's queue.
+    (dry_run,) = ad_hoc_executions(pipeline, since, cancelled=True)
+    assert dry_run["status"] == "CANCELLED"
