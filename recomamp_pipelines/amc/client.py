@@ -572,6 +572,30 @@ class InstanceClient:
         )
         return execution
 
+    def dry_run(
+        self,
+        window: TimeWindow,
+        sql: str,
+        *,
+        parameter_values: Mapping[str, Any] | None = None,
+        input_parameters: Sequence[Mapping[str, Any]] | None = None,
+        policy: PollPolicy | None = None,
+    ) -> AmcExecution:
+        """AMC's verdict on `sql` without running it: an ad hoc `dryRun` execution, waited for.
+
+        SQL that does not compile is refused at once (AmcBadRequest carrying AMC's message and
+        the position it names); otherwise the returned execution is terminal, SUCCEEDED when
+        AMC accepts the query, FAILED or REJECTED with AMC's statusReason when it does not.
+        """
+        created = self.create_execution(
+            window,
+            sql=sql,
+            parameter_values=parameter_values,
+            input_parameters=input_parameters,
+            dry_run=True,
+        )
+        return self.poll_until_terminal(created.workflow_execution_id, policy=policy)
+
     def create_execution_for_sql(
         self,
         window: TimeWindow,

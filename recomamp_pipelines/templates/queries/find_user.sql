@@ -1,3 +1,0 @@
-select id, email, timezone
-from users
-where email = lower(%(email)s)
