@@ -181,6 +181,7 @@ def test_every_template_returns_rows_on_the_weeks_most_at_risk(
     windows = [*(week(monday) for monday in mondays), week(weeks[-1], "America/New_York")]
     runs = [Run(template, window) for window in windows for template in TEMPLATES]
     outcomes = run_all(instances, runs, subscribed)
+    assert len(TEMPLATES) >= 24
     for outcome in outcomes:
         where = (outcome.run.template.key, outcome.run.window)
         assert outcome.rows, where
