@@ -4,29 +4,12 @@
 with
 
 results as (
-    {{ template_results('asin_performance') }}
-),
-
-collections as (
-    select * from analytics.stg_collections
-),
-
-schedules as (
-    select * from analytics.stg_workflow_schedules
+    {{ family_results('asin_performance') }}
 ),
 
 final as (
     select
-        results.source_kind,
-        case when results.source_kind = 'collection' then results.source_id end
-            as collection_id,
-        collections.collection_name,
-        case when results.source_kind = 'schedule' then results.source_id end as schedule_id,
-        schedules.schedule_name,
-        results.user_id,
-        results.week_start_date,
-        results.window_start,
-        results.window_end,
+        {{ source_keys('results') }},
         results.tracked_asin,
         results.detail_page_views,
         results.add_to_carts,
@@ -37,10 +20,6 @@ final as (
         results.users,
         results.purchasers
     from results
-    left join collections
-        on results.source_kind = 'collection' and collections.collection_id = results.source_id
-    left join schedules
-        on results.source_kind = 'schedule' and schedules.schedule_id = results.source_id
 )
 
 select * from final

@@ -4,38 +4,17 @@
 with
 
 results as (
-    {{ template_results('frequency_distribution') }}
-),
-
-collections as (
-    select * from analytics.stg_collections
-),
-
-schedules as (
-    select * from analytics.stg_workflow_schedules
+    {{ family_results('frequency_distribution') }}
 ),
 
 final as (
     select
-        results.source_kind,
-        case when results.source_kind = 'collection' then results.source_id end
-            as collection_id,
-        collections.collection_name,
-        case when results.source_kind = 'schedule' then results.source_id end as schedule_id,
-        schedules.schedule_name,
-        results.user_id,
-        results.week_start_date,
-        results.window_start,
-        results.window_end,
+        {{ source_keys('results') }},
         results.frequency,
         results.frequency_bucket,
         results.users,
         results.impressions
     from results
-    left join collections
-        on results.source_kind = 'collection' and collections.collection_id = results.source_id
-    left join schedules
-        on results.source_kind = 'schedule' and schedules.schedule_id = results.source_id
 )
 
 select * from final

@@ -5,29 +5,12 @@
 with
 
 results as (
-    {{ template_results('new_to_brand_sales') }}
-),
-
-collections as (
-    select * from analytics.stg_collections
-),
-
-schedules as (
-    select * from analytics.stg_workflow_schedules
+    {{ family_results('new_to_brand_sales') }}
 ),
 
 final as (
     select
-        results.source_kind,
-        case when results.source_kind = 'collection' then results.source_id end
-            as collection_id,
-        collections.collection_name,
-        case when results.source_kind = 'schedule' then results.source_id end as schedule_id,
-        schedules.schedule_name,
-        results.user_id,
-        results.week_start_date,
-        results.window_start,
-        results.window_end,
+        {{ source_keys('results') }},
         results.ad_product,
         results.campaign,
         results.purchases,
@@ -38,10 +21,6 @@ final as (
         results.customers,
         results.new_to_brand_customers
     from results
-    left join collections
-        on results.source_kind = 'collection' and collections.collection_id = results.source_id
-    left join schedules
-        on results.source_kind = 'schedule' and schedules.schedule_id = results.source_id
 )
 
 select * from final

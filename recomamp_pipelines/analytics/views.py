@@ -1,7 +1,7 @@
 """The views of `dbt_like_views/`: compiled, ordered by what they read, applied in one transaction.
 
 Each `.sql` file of `staging/` and `marts/` is one view named after the file, created in the
-schema `analytics`. A file may use three macros, written as in dbt:
+schema `analytics`. A file may use these macros, written as in dbt:
 
 - `{{ config(materialized='materialized_view', unique_key=['a', 'b']) }}` makes the mart a
   materialized view (in `analytics_internal`, refreshed concurrently on its unique key); users
@@ -14,6 +14,8 @@ schema `analytics`. A file may use three macros, written as in dbt:
 - `{{ summary_metrics('weeks.summary_stats') }}` is the same metrics read from a week's
   summary_stats (the `<column>_sum` the ingest computed), so that a mart of weeks reads one row
   a week instead of every result row.
+- every `{% macro %}` of a `macros/` file that defines Jinja macros (as dbt's `macros/` does),
+  callable from any view; the other `macros/` files are SQL functions, created before the views.
 
 The relations a view reads are found by parsing its compiled SQL (sqlglot): views of this set
 order the creation (a cycle or an unknown `analytics.` name is an error naming the file), other
@@ -127,6 +129,7 @@ class CompiledView:
     sources: frozenset[str]  # other relations, schema-qualified
     template_key: str | None
     reads_results: bool  # through a macro: the tables of schema results
+    source_checksum: str  # of the file and of the Jinja macros it calls
 
     @property
     def name(self) -> str:
@@ -178,9 +181,18 @@ def view_files(directory: Path = VIEWS_DIR) -> list[ViewFile]:
     return list(found.values())
 
 
+def _defines_jinja_macros(path: Path) -> bool:
+    return "{% macro" in path.read_text(encoding="utf-8")
+
+
 def macro_files(directory: Path = VIEWS_DIR) -> list[Path]:
-    """The functions of `macros/` that views call, created before any view."""
-    return sorted((directory / "macros").glob("*.sql"))
+    """The SQL functions of `macros/` that views call, created before any view."""
+    return [p for p in sorted((directory / "macros").glob("*.sql")) if not _defines_jinja_macros(p)]
+
+
+def jinja_macro_files(directory: Path = VIEWS_DIR) -> list[Path]:
+    """The files of `macros/` that define Jinja macros, expanded when the views compile."""
+    return [p for p in sorted((directory / "macros").glob("*.sql")) if _defines_jinja_macros(p)]
 
 
 class _Compiler:
@@ -376,8 +388,37 @@ def relations_read(view_sql: str, label: str) -> set[tuple[str, str]]:
     return found
 
 
+def _load_jinja_macros(environment: jinja2.Environment, directory: Path) -> dict[str, str]:
+    """Make every macro of the `macros/` Jinja files a global of `environment`; the text of
+    the file defining each macro, by macro name."""
+    defined: dict[str, str] = {}
+    for path in jinja_macro_files(directory):
+        label = f"macros/{path.name}"
+        try:
+            module = environment.from_string(path.read_text(encoding="utf-8")).module
+        except jinja2.TemplateError as error:
+            raise ViewDefinitionError(f"{label}: macro error: {error}") from None
+        for name, value in vars(module).items():
+            if not isinstance(value, jinja2.runtime.Macro):
+                continue
+            if name in environment.globals:
+                raise ViewDefinitionError(
+                    f"{label}: the macro {name!r} is already defined; macro names must be unique"
+                )
+            environment.globals[name] = value
+            defined[name] = path.read_text(encoding="utf-8")
+    return defined
+
+
+def _source_checksum(view: ViewFile, macros: Mapping[str, str]) -> str:
+    called = [text for name, text in sorted(macros.items()) if f"{name}(" in view.text]
+    return hashlib.sha256("\0".join([view.text, *called]).encode("utf-8")).hexdigest()
+
+
 def compile_views(
-    conn: psycopg.Connection | None, files: Sequence[ViewFile] | None = None
+    conn: psycopg.Connection | None,
+    files: Sequence[ViewFile] | None = None,
+    directory: Path = VIEWS_DIR,
 ) -> list[CompiledView]:
     """Expand every file's macros and find what it reads; errors name the file.
 
@@ -399,6 +440,7 @@ def compile_views(
         summary_metrics=compiler.summary_metrics,
         template_results=compiler.template_results,
     )
+    macros = _load_jinja_macros(environment, directory)
     compiled = []
     for view in files:
         compiler.reset()
@@ -433,6 +475,7 @@ def compile_views(
                 sources=frozenset(sources),
                 template_key=compiler.template_key,
                 reads_results=compiler.reads_results,
+                source_checksum=_source_checksum(view, macros),
             )
         )
     return compiled
@@ -624,7 +667,7 @@ def apply_views(conn: psycopg.Connection, directory: Path = VIEWS_DIR) -> ApplyR
         with conn.transaction():
             conn.execute("select pg_advisory_xact_lock(%s)", (_APPLY_LOCK,))
             _prepare_schemas(conn, directory)
-            views = creation_order(compile_views(conn, files))
+            views = creation_order(compile_views(conn, files, directory))
             _check_sources_exist(conn, views)
             existing = _managed_checksums(conn)
             changed = {view.name for view in views if existing.get(view.name) != view.checksum}
@@ -666,15 +709,19 @@ def static_views(directory: Path = VIEWS_DIR) -> list[CompiledView]:
     tables; parsing is the costly part, so a refresh reuses it while the files stay the same.
     """
     files = view_files(directory)
+    macros = [
+        f"macros/{path.name}\0{path.read_text(encoding='utf-8')}"
+        for path in jinja_macro_files(directory)
+    ]
     fingerprint = hashlib.sha256(
-        "\0".join(f"{view.label}\0{view.text}" for view in files).encode("utf-8")
+        "\0".join([*(f"{view.label}\0{view.text}" for view in files), *macros]).encode("utf-8")
     ).hexdigest()
     return list(_static_views(directory, fingerprint))
 
 
 @cache
 def _static_views(directory: Path, fingerprint: str) -> tuple[CompiledView, ...]:
-    return tuple(creation_order(compile_views(None, view_files(directory))))
+    return tuple(creation_order(compile_views(None, view_files(directory), directory)))
 
 
 @dataclass(frozen=True)

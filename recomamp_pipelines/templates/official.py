@@ -16,7 +16,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from recomamp_pipelines.templates.amc_sql import AMC_OUTPUT_TYPES, amc_sql_problems
+from recomamp_pipelines.amc_sql.catalogue import TABLES
+from recomamp_pipelines.templates.amc_sql import (
+    AMC_OUTPUT_TYPES,
+    AmcSqlError,
+    amc_sql_problems,
+    check_amc_sql,
+)
 from recomamp_pipelines.templates.params import (
     DATE_TYPES,
     DefinitionError,
@@ -88,6 +94,8 @@ class OfficialTemplate:
     tags: tuple[str, ...] = ()
     difficulty_level: str = "BEGINNER"
     estimated_runtime: str = ""
+    #: AMC paid features whose tables the SQL reads: the instance must subscribe to each.
+    paid_features: tuple[str, ...] = ()
 
     def parameter(self, name: str) -> ParameterDefinition:
         for definition in self.parameters:
@@ -100,6 +108,16 @@ class OfficialTemplate:
             {"name": c.name, "type": c.type, "description": c.description}
             for c in self.output_columns
         ]
+
+
+def paid_features_read(sql: str) -> tuple[str, ...]:
+    """The AMC paid features (e.g. BRAND_STORE_INSIGHTS) of the tables `sql` reads, sorted."""
+    try:
+        tables = check_amc_sql(sql).tables
+    except AmcSqlError:
+        return ()  # template_problems names what is wrong with the SQL
+    features = {TABLES[name].paid_feature for name in tables if name in TABLES}
+    return tuple(sorted(feature for feature in features if feature))
 
 
 def custom_parameter_names(sql: str) -> list[str]:
@@ -182,6 +200,7 @@ def load_template(sql_path: Path) -> OfficialTemplate:
         tags=tuple(raw.get("tags", ())),
         difficulty_level=raw.get("difficulty_level", "BEGINNER"),
         estimated_runtime=raw.get("estimated_runtime", ""),
+        paid_features=paid_features_read(sql),
     )
     problems = template_problems(template)
     if problems:

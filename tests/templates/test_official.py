@@ -29,6 +29,7 @@ NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 def test_the_library_answers_what_analysts_ask() -> None:
+    assert len(TEMPLATES) >= 24
     assert {t.key for t in TEMPLATES} >= {
         "weekly_dsp_performance",
         "sponsored_ads_performance",
@@ -40,6 +41,34 @@ def test_the_library_answers_what_analysts_ask() -> None:
         "asin_performance",
     }
     assert "SECONDS_BETWEEN(" in official_template("time_to_conversion").sql
+
+
+# Each use-case family of AMC's instructional queries has at least one template.
+USE_CASE_FAMILIES = {
+    "reach and frequency": {"campaign_reach_frequency", "frequency_distribution"},
+    "path to conversion": {"path_to_conversion"},
+    "new-to-brand": {"new_to_brand_sales"},
+    "audience overlap": {"dsp_sponsored_ads_overlap", "segment_reach_conversion"},
+    "exposed vs unexposed": {"exposed_vs_unexposed"},
+    "time to conversion": {"time_to_conversion"},
+    "lifetime value": {"customer_value_tiers"},
+    "brand store": {"brand_store_engagement"},
+    "search term and keyword": {"search_term_performance", "keyword_conversions"},
+    "video completion": {"video_completion", "sponsored_ads_video"},
+    "cross-channel": {"dsp_sponsored_ads_overlap", "path_to_conversion"},
+    "geography": {"dsp_geography"},
+    "device": {"dsp_device_performance"},
+}
+
+
+@pytest.mark.parametrize("family", sorted(USE_CASE_FAMILIES))
+def test_every_use_case_family_has_templates(family: str) -> None:
+    assert USE_CASE_FAMILIES[family] <= {t.key for t in TEMPLATES}
+
+
+def test_templates_name_the_paid_features_they_need() -> None:
+    needs = {t.key: t.paid_features for t in TEMPLATES if t.paid_features}
+    assert needs == {"brand_store_engagement": ("BRAND_STORE_INSIGHTS",)}
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda t: t.key)

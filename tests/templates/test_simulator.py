@@ -5,7 +5,9 @@ before it, same seed) is the same on every run. Every template runs on the weeks
 are most at risk of falling under AMC's aggregation threshold: the oldest complete week (its
 attribution lookback is cut short by the start of history), the quietest week of the
 history, and the newest complete week (in New York time). Each must return rows,
-and AMC's reported output columns must be the declared ones, names and types.
+and AMC's reported output columns must be the declared ones, names and types. A template that
+reads a paid feature's tables runs on an instance that subscribes to it; on one that does not,
+AMC refuses it naming the table.
 
 Every week of the history, not only those, is covered by `test_every_week_of_the_default_data`,
 which runs several hundred executions (minutes): set RECOMAMP_TEMPLATE_WEEK_SWEEP=1 to run it.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import cycle
@@ -25,6 +27,7 @@ import pytest
 from pydantic import SecretStr
 
 from recomamp_pipelines.amc import (
+    AmcBadRequest,
     AmcClient,
     AmcConfig,
     InstanceClient,
@@ -33,6 +36,7 @@ from recomamp_pipelines.amc import (
     TimeWindow,
 )
 from recomamp_pipelines.amc.models import AmcExecution
+from recomamp_pipelines.amc_sql.catalogue import PAID_FEATURES
 from recomamp_pipelines.simulator.config import SimulatorConfig
 from recomamp_pipelines.simulator.data import week_factor
 from recomamp_pipelines.templates.official import OfficialTemplate, official_templates
@@ -43,6 +47,7 @@ from tests.fixtures.amc_simulator import AmcSimulator
 SIMULATOR_NOW = datetime(2025, 2, 5, 12, 0, tzinfo=UTC)
 HISTORY_START = datetime(2023, 12, 13)
 TEMPLATES = official_templates()
+SUBSCRIBED_INSTANCE = "amcsubscribed01"
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,7 @@ def simulator(amc_simulator: AmcSimulator) -> AmcSimulator:
     return amc_simulator
 
 
-@pytest.fixture
-def instances(simulator: AmcSimulator) -> Iterator[list[InstanceClient]]:
+def connect(simulator: AmcSimulator) -> AmcClient:
     config = AmcConfig(
         api_url=simulator.base_url,
         token_url=simulator.token_url,
@@ -76,14 +80,36 @@ def instances(simulator: AmcSimulator) -> Iterator[list[InstanceClient]]:
         rate_limit=RateLimit(requests_per_second=500.0, burst=500),
         timeout_seconds=30.0,
     )
-    with AmcClient(
+    return AmcClient(
         config,
         simulator.refresh_tokens[0],
         advertiser_id=simulator.advertiser_id,
         marketplace_id=simulator.marketplace_id,
         poll_policy=PollPolicy(initial_interval=0.1, max_interval=0.5, max_wait=600),
-    ) as client:
+    )
+
+
+@pytest.fixture
+def instances(simulator: AmcSimulator) -> Iterator[list[InstanceClient]]:
+    with connect(simulator) as client:
         yield [client.instance(i) for i in simulator.instance_ids]
+
+
+@pytest.fixture
+def subscribed(amc_simulator_factory: Callable[..., AmcSimulator]) -> Iterator[InstanceClient]:
+    """An instance of a simulator of its own that subscribes to every paid feature."""
+    simulator = amc_simulator_factory(
+        instance_ids=(),
+        clock=SIMULATOR_NOW,
+        execution_seconds=0.3,
+        settings={
+            "instances": [
+                {"instance_id": SUBSCRIBED_INSTANCE, "paid_features": sorted(PAID_FEATURES)}
+            ]
+        },
+    )
+    with connect(simulator) as client:
+        yield client.instance(SUBSCRIBED_INSTANCE)
 
 
 def week(monday: date, zone: str = "UTC") -> RunWindow:
@@ -108,10 +134,18 @@ def quietest_week() -> date:
     return min(complete_weeks(), key=lambda monday: week_factor(seed, monday))
 
 
-def run_all(instances: Sequence[InstanceClient], runs: Sequence[Run]) -> list[Outcome]:
-    """Start every run (spread over the instances), then collect each one's results."""
+def run_all(
+    instances: Sequence[InstanceClient],
+    runs: Sequence[Run],
+    subscribed: InstanceClient | None = None,
+) -> list[Outcome]:
+    """Start every run (spread over the instances, or on the subscribed instance when the
+    template reads a paid feature's tables), then collect each one's results."""
     started: list[tuple[Run, InstanceClient, RenderedQuery, str]] = []
     for run, instance in zip(runs, cycle(instances), strict=False):
+        if run.template.paid_features:
+            assert subscribed is not None, (run.template.key, run.template.paid_features)
+            instance = subscribed
         rendered = render(
             run.template.sql,
             window=run.window,
@@ -140,19 +174,36 @@ def declared(template: OfficialTemplate) -> list[tuple[str, str]]:
 
 
 def test_every_template_returns_rows_on_the_weeks_most_at_risk(
-    instances: list[InstanceClient],
+    instances: list[InstanceClient], subscribed: InstanceClient
 ) -> None:
     weeks = complete_weeks()
     mondays = list(dict.fromkeys([weeks[0], quietest_week()]))
     windows = [*(week(monday) for monday in mondays), week(weeks[-1], "America/New_York")]
     runs = [Run(template, window) for window in windows for template in TEMPLATES]
-    outcomes = run_all(instances, runs)
+    outcomes = run_all(instances, runs, subscribed)
+    assert len(TEMPLATES) >= 24
     for outcome in outcomes:
         where = (outcome.run.template.key, outcome.run.window)
         assert outcome.rows, where
         reported = [(c.name, c.data_type) for c in outcome.execution.output_columns]
         assert reported == declared(outcome.run.template), where
         assert outcome.header == [c.name for c in outcome.run.template.output_columns], where
+
+
+def test_a_paid_feature_template_needs_the_subscription(instances: list[InstanceClient]) -> None:
+    template = next(t for t in TEMPLATES if t.key == "brand_store_engagement")
+    assert template.paid_features == ("BRAND_STORE_INSIGHTS",)
+    rendered = render(
+        template.sql,
+        window=week(complete_weeks()[-1]),
+        definitions=template.parameters,
+        now=SIMULATOR_NOW,
+    )
+    window = TimeWindow(rendered.window.start, rendered.window.end, rendered.window.timezone)
+    with pytest.raises(AmcBadRequest, match="'amazon_brand_store_page_views' not found"):
+        instances[0].create_execution(
+            window, sql=rendered.sql, parameter_values=rendered.parameter_values
+        )
 
 
 def test_parameters_reach_amc_as_values(instances: list[InstanceClient]) -> None:
@@ -214,11 +265,13 @@ def test_a_saved_workflow_takes_the_rendered_input_parameters(
     os.environ.get("RECOMAMP_TEMPLATE_WEEK_SWEEP") != "1",
     reason="several hundred executions; set RECOMAMP_TEMPLATE_WEEK_SWEEP=1 to run",
 )
-def test_every_week_of_the_default_data(instances: list[InstanceClient]) -> None:
+def test_every_week_of_the_default_data(
+    instances: list[InstanceClient], subscribed: InstanceClient
+) -> None:
     runs = [Run(template, week(monday)) for monday in complete_weeks() for template in TEMPLATES]
     empty = [
         (o.run.template.key, o.run.window.start.date())
-        for o in run_all(instances, runs)
+        for o in run_all(instances, runs, subscribed)
         if not o.rows
     ]
     assert empty == []

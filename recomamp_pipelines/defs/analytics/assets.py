@@ -6,12 +6,11 @@ tables or the week and execution rows that asset writes. Materializing any selec
 the whole set (a no-op for views whose SQL is unchanged: `views apply` replaces only what
 changed) and refreshes the selected materialized marts concurrently.
 
-Automation: a view runs when its file changes (its code version is the file's checksum) and
-after its upstream assets update, waiting while any of them is in progress, so that a run of
-52 weeks refreshes the marts once, after it, not once per week.
+Automation: a view runs when its file changes (its code version is the checksum of the file and
+of the Jinja macros it calls) and after its upstream assets update, waiting while any of them is
+in progress, so that a run of 52 weeks refreshes the marts once, after it, not once per week.
 """
 
-import hashlib
 from collections.abc import Iterator
 
 import dagster as dg
@@ -65,7 +64,7 @@ def _spec(view: CompiledView) -> dg.AssetSpec:
         owners=[OWNER],
         group_name=f"analytics_{view.file.layer}",
         kinds={"postgres", "sql"},
-        code_version=hashlib.sha256(view.file.text.encode("utf-8")).hexdigest()[:16],
+        code_version=view.source_checksum[:16],
         automation_condition=AUTOMATION,
         metadata={
             "relation": f"{ANALYTICS_SCHEMA}.{view.name}",
