@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,7 +42,9 @@ TERMINAL = (
 
 
 @pytest.fixture
-def ui(pipeline: Pipeline, tmp_path: Path) -> Iterator[tuple[dg.DagsterInstance, WorkspaceProcessContext]]:
+def ui(
+    pipeline: Pipeline, tmp_path: Path
+) -> Iterator[tuple[dg.DagsterInstance, WorkspaceProcessContext]]:
     """A Dagster instance whose runs execute as launched, and the code location as the UI has it."""
     (tmp_path / "ui").mkdir()
     with dg.instance_for_test(
@@ -59,13 +60,17 @@ def ui(pipeline: Pipeline, tmp_path: Path) -> Iterator[tuple[dg.DagsterInstance,
             ),
             location_name="recomamp_pipelines",
         )
-        with WorkspaceProcessContext(instance, InProcessTestWorkspaceLoadTarget(origin)) as workspace:
+        with WorkspaceProcessContext(
+            instance, InProcessTestWorkspaceLoadTarget(origin)
+        ) as workspace:
             yield instance, workspace
 
 
-def register(instance: dg.DagsterInstance) -> dg.SensorResult:
+def register(instance: dg.DagsterInstance) -> tuple[dg.SensorResult, Sequence[str]]:
+    """Evaluate the collections sensor and apply its requests; its result and tick log key."""
+    # As the daemon evaluates it: the tick's log captured under a log key, which the UI shows.
     with dg.build_sensor_context(
-        instance=instance,
+        instance_ref=instance.get_ref(),
         repository_name="__repository__",
         sensor_name="collections_sensor",
         resources={"recomamp": RecomampResource()},
@@ -75,12 +80,14 @@ def register(instance: dg.DagsterInstance) -> dg.SensorResult:
     assert isinstance(result, dg.SensorResult)
     for request in result.dynamic_partitions_requests or []:
         if isinstance(request, dg.AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+            instance.add_dynamic_partitions(
+                request.partitions_def_name, list(request.partition_keys)
+            )
         elif isinstance(request, dg.DeleteDynamicPartitionsRequest):
             for key in request.partition_keys:
                 instance.delete_dynamic_partition(request.partitions_def_name, key)
-    register.last_log_key = log_key  # type: ignore[attr-defined]
-    return result
+    assert log_key is not None
+    return result, log_key
 
 
 def launch_from_asset_page(workspace: WorkspaceProcessContext, partition_names: list[str]) -> str:
@@ -145,9 +152,7 @@ def test_a_range_beyond_the_collection_succeeds_and_says_which_weeks_it_does_not
             f"week {week} is outside collection {DSP!r} "
             f"({collection.start_date} .. {collection.end_date})"
         )
-        assert found.description == (
-            f"Not run: {reason}; nothing was fetched from AMC or written"
-        )
+        assert found.description == (f"Not run: {reason}; nothing was fetched from AMC or written")
     # Nothing was asked of AMC or stored for the weeks the collection does not cover.
     stored = pipeline.query(
         "select w.week_start_date::text from report_data_weeks as w join report_data_collections"
@@ -191,7 +196,7 @@ def test_a_key_added_by_hand_is_removed_with_a_warning_in_the_sensor_tick_log(
     register(instance)
     instance.add_dynamic_partitions(COLLECTIONS_PARTITIONS_NAME, ["typed-by-hand"])
 
-    result = register(instance)
+    result, log_key = register(instance)
     deleted = [
         key
         for request in result.dynamic_partitions_requests or []
@@ -200,9 +205,9 @@ def test_a_key_added_by_hand_is_removed_with_a_warning_in_the_sensor_tick_log(
     ]
     assert deleted == ["typed-by-hand"]
     assert "typed-by-hand" not in instance.get_dynamic_partitions(COLLECTIONS_PARTITIONS_NAME)
-    records = get_instigation_log_records(instance, register.last_log_key)  # type: ignore[attr-defined]
-    warnings = [r for r in records if r.get("level") == logging.WARNING]
-    assert [w["msg"].split(" - ")[-1] for w in warnings] == [
+    records = get_instigation_log_records(instance, log_key)
+    warnings = [r for r in records if r["levelname"] == "WARNING"]
+    assert [w["dagster_meta"]["orig_message"] for w in warnings] == [
         "removed partition key 'typed-by-hand' of 'collections': no registered collection has "
         "it (a collection's key is made when the collection is registered; "
         "`recomamp collections list` shows them)"
