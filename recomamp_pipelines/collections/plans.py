@@ -2,6 +2,7 @@
 
 - A collection registered for a range (new, or its range changed) gets one backfill of the
   weeks it lacks that AMC can answer now.
+- The week grid of the UI starts at the oldest week AMC still holds for any owner.
 - Every night, each ACTIVE collection whose range reaches the newest week AMC has completed
   (48 hours after the week ends) gets that week, and weeks of ACTIVE and COMPLETED collections
   are fetched again when they become 7, 14 and 30 days old, because AMC's data for a window
@@ -33,6 +34,11 @@ from recomamp_pipelines.weeks.calendar import (
 
 #: Nightly attempts at a collection's newest week before it is left to `retry-failed`.
 NEWEST_WEEK_ATTEMPTS = 3
+#: The zone whose today comes last on Earth (UTC-12): AMC's history, counted back from an
+#: owner's today, reaches furthest back there.
+_LATEST_ZONE = "Etc/GMT+12"
+#: More than AMC's history (13 months are at most 397 days), so the search starts before it.
+_BEFORE_HISTORY = timedelta(days=400)
 _BACKFILL_KEY_PREFIX = "collection-backfill-"
 
 
@@ -116,6 +122,19 @@ def missing_weeks(
 
 def _has_result(state: WeekState | None) -> bool:
     return state is not None and state.status == "SUCCESS" and state.has_result
+
+
+def oldest_answerable_week(now: datetime, week_start_day: int) -> Week:
+    """The oldest week AMC still holds at `now` for an owner in any time zone.
+
+    AMC keeps 13 months counted back from the owner's today, and refuses a week that starts
+    before them; the owner whose today comes last (UTC-12) has the oldest such week.
+    """
+    today = to_utc(now, "now").astimezone(load_timezone(_LATEST_ZONE)).date()
+    week = Week(week_start(today - _BEFORE_HISTORY, week_start_day))
+    while week_refusal(week, now=now, timezone=_LATEST_ZONE) is not None:
+        week = Week(week.next_start_date)
+    return week
 
 
 def newest_complete_week(now: datetime, timezone: str, week_start_day: int) -> Week:

@@ -3,11 +3,18 @@
 One run covers a range of weeks (single-run backfills): the weeks run concurrently, bounded by
 AMC's slots, and each reports its own materialization and check results as soon as it ends,
 so one failed week neither fails nor hides the others.
+
+What a selection in the UI can hold besides a collection's weeks is answered before any AMC
+call: a week the collection does not cover is reported as materialized with nothing in it
+(`not_covered`, the reason in its description), since Dagster 1.13 counts a targeted partition
+without a materialization as a failed partition of the backfill; a key that is no collection
+fails the step, naming it, once every collection's weeks are done.
 """
 
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +25,7 @@ from psycopg.rows import dict_row
 from recomamp_pipelines.amc.client import PollPolicy
 from recomamp_pipelines.collections.context import (
     CollectionContext,
+    CollectionNotFoundError,
     collection_id_for_partition,
     load_collection,
 )
@@ -31,7 +39,6 @@ from recomamp_pipelines.defs.collections.checks import (
 )
 from recomamp_pipelines.defs.collections.metadata import PublishedWeekFigures, week_metadata
 from recomamp_pipelines.defs.collections.partitions import (
-    WEEK_DIMENSION,
     collection_weeks_partitions,
     split_partition_key,
 )
@@ -45,7 +52,7 @@ from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.results.load import LoadedWeek
 from recomamp_pipelines.results.table import published_columns
 from recomamp_pipelines.runs.weeks import OutcomeKind, WeekOutcome, WeekRunner
-from recomamp_pipelines.weeks.calendar import week_from_partition_key
+from recomamp_pipelines.weeks.calendar import Week, week_from_partition_key
 
 __all__ = ["AMC_EXECUTION_CHECK", "REFRESH_TAG", "WEEKLY_RESULTS", "collection_weekly_results"]
 
@@ -53,6 +60,10 @@ WEEKLY_RESULTS = dg.AssetKey(["amc", "collection_weekly_results"])
 REFRESH_TAG = "recomamp/refresh"
 #: The collection's own name, beside the slug its partition key is made of.
 COLLECTION_NAME = "collection"
+#: Metadata of a week the collection does not cover: why nothing was fetched for it.
+NOT_COVERED = "not_covered"
+#: Metadata of a week a run left alone (AMC cannot answer it yet, another run holds it, ...).
+REFUSED = "refused"
 
 partitions = collection_weeks_partitions()
 check_specs = week_check_specs(WEEKLY_RESULTS, partitions)
@@ -72,12 +83,18 @@ class WeekReporter:
 
     def events(
         self, outcome: WeekOutcome, partition_key: str
-    ) -> Iterator[dg.AssetCheckEvaluation | dg.AssetMaterialization]:
+    ) -> Iterator[dg.AssetCheckEvaluation | dg.AssetMaterialization | dg.AssetObservation]:
         week = outcome.week.partition_key
+        if outcome.kind is OutcomeKind.REFUSED:
+            # Shown on the week's partition page, not only in the run log.
+            yield dg.AssetObservation(
+                asset_key=WEEKLY_RESULTS,
+                partition=partition_key,
+                description=f"Not run: {outcome.message}",
+                metadata={COLLECTION_NAME: self.collection.name, REFUSED: outcome.message},
+            )
         if outcome.kind in (OutcomeKind.REUSED, OutcomeKind.REFUSED):
-            if outcome.kind is OutcomeKind.REUSED and (
-                latest_materialization(self.instance, WEEKLY_RESULTS, partition_key) is None
-            ):
+            if outcome.kind is OutcomeKind.REUSED and not _has_result(self.instance, partition_key):
                 # Published before this Dagster instance knew of it: say so once, in full.
                 figures = self._published_figures(outcome)
                 if figures is not None:
@@ -179,6 +196,29 @@ class WeekReporter:
         )
 
 
+def _has_result(instance: dg.DagsterInstance, partition_key: str) -> bool:
+    """Whether the week's latest materialization carries a result (not a `not_covered` one)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=WEEKLY_RESULTS, asset_partitions=[partition_key]), limit=1
+    ).records
+    if not records:
+        return False
+    materialization = records[0].asset_materialization
+    return materialization is not None and NOT_COVERED not in materialization.metadata
+
+
+def not_covered(
+    collection: CollectionContext, partition_key: str, reason: str
+) -> dg.AssetMaterialization:
+    """The week of the grid that `collection` does not cover, done with nothing in it."""
+    return dg.AssetMaterialization(
+        asset_key=WEEKLY_RESULTS,
+        partition=partition_key,
+        description=f"Not run: {reason}; nothing was fetched from AMC or written",
+        metadata={COLLECTION_NAME: collection.name, NOT_COVERED: reason},
+    )
+
+
 def _figures_of(outcome: WeekOutcome, published: LoadedWeek) -> PublishedWeekFigures:
     return PublishedWeekFigures(
         row_count=published.row_count,
@@ -209,11 +249,14 @@ def run_partition_keys(context: AssetExecutionContext) -> list[str]:
     last_collection, last_week = split_partition_key(end)
     if first_collection != last_collection:
         return [str(key) for key in context.partition_keys]
-    week_dimension = next(d for d in partitions.partitions_defs if d.name == WEEK_DIMENSION)
-    weeks = week_dimension.partitions_def.get_partition_keys_in_range(
-        dg.PartitionKeyRange(first_week, last_week)
-    )
-    return [f"{first_collection}|{week}" for week in weeks]
+    # The weeks come from the tags, not from this process's grid: a run that started before
+    # the grid's first week moved on still runs (or refuses) every week it was launched with.
+    week, last = date.fromisoformat(first_week), date.fromisoformat(last_week)
+    keys = []
+    while week <= last:
+        keys.append(f"{first_collection}|{week.isoformat()}")
+        week += timedelta(days=7)
+    return keys
 
 
 @dg.multi_asset(
@@ -238,7 +281,9 @@ def run_partition_keys(context: AssetExecutionContext) -> list[str]:
 )
 def collection_weekly_results(
     context: AssetExecutionContext, recomamp: RecomampResource
-) -> Iterator[dg.AssetCheckEvaluation | dg.AssetMaterialization | dg.Output[None]]:
+) -> Iterator[
+    dg.AssetCheckEvaluation | dg.AssetMaterialization | dg.AssetObservation | dg.Output[None]
+]:
     """Run the selected weeks of each selected collection against AMC."""
     settings = recomamp.settings()
     database_url = recomamp.database_url()
@@ -249,10 +294,25 @@ def collection_weekly_results(
         by_collection[collection_key].append(week_key)
 
     totals: dict[str, int] = defaultdict(int)
+    not_collections: dict[str, str] = {}
     for collection_key, week_keys in by_collection.items():
         with psycopg.connect(database_url) as conn:
-            collection = load_collection(conn, collection_id_for_partition(conn, collection_key))
-        weeks = sorted(week_from_partition_key(k, settings.week_start_day) for k in week_keys)
+            try:
+                collection_id = collection_id_for_partition(conn, collection_key)
+            except CollectionNotFoundError as exc:
+                not_collections[collection_key] = str(exc)
+                context.log.error(f"{len(week_keys)} week(s) not run: {exc}")
+                continue
+            collection = load_collection(conn, collection_id)
+        selected = sorted(week_from_partition_key(k, settings.week_start_day) for k in week_keys)
+        covered = set(collection.weeks(settings.week_start_day))
+        weeks = [week for week in selected if week in covered]
+        for week in selected:
+            if week not in weeks:
+                yield _not_covered_week(context, collection, collection_key, week)
+                totals["not covered"] += 1
+        if not weeks:
+            continue
         context.log.info(
             f"collection {collection.name!r}: {len(weeks)} week(s) "
             f"{weeks[0].partition_key} .. {weeks[-1].partition_key}"
@@ -298,6 +358,28 @@ def collection_weekly_results(
     for check_key in context.selected_asset_check_keys:
         output_name = context.assets_def.get_output_name_for_asset_check_key(check_key)
         yield dg.Output(None, output_name=output_name)
+    if not_collections:
+        keys = ", ".join(repr(key) for key in sorted(not_collections))
+        raise dg.Failure(
+            description=(
+                f"partition key(s) {keys} name no registered collection, so their weeks were "
+                "not run; the collections sensor removes such keys, and a collection gets its "
+                "key when it is registered (`recomamp collections list` shows them)"
+            ),
+            metadata={key: reason for key, reason in sorted(not_collections.items())},
+        )
+
+
+def _not_covered_week(
+    context: AssetExecutionContext, collection: CollectionContext, collection_key: str, week: Week
+) -> dg.AssetMaterialization:
+    reason = (
+        f"week {week.partition_key} is outside collection {collection.name!r} "
+        f"({collection.start_date} .. {collection.end_date})"
+    )
+    context.log.warning(f"week {week.partition_key}: not covered: {reason}")
+    partition_key = dg.MultiPartitionKey({"collection": collection_key, "week": week.partition_key})
+    return not_covered(collection, str(partition_key), reason)
 
 
 collection_weeks_job = dg.define_asset_job(

@@ -1,43 +1,47 @@
 """Partitions of the weekly results: collection x week.
 
 The `collection` dimension is dynamic: the collections sensor adds one key per collection as
-soon as it exists. The `week` dimension is the deployment's weekly grid. In the UI, "backfill
-weeks X to Y of collection C" is one collection key and a week range, launched as a single run.
+soon as it exists. The `week` dimension is the deployment's weekly grid over the weeks AMC can
+answer: from the oldest week its 13-month history still holds (fixed when the code location
+loads) to the newest week that has ended (Dagster adds each week as it ends). In the UI,
+"backfill weeks X to Y of collection C" is one collection key and a week range, launched as a
+single run.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 
+from recomamp_pipelines.collections.plans import oldest_answerable_week
 from recomamp_pipelines.settings import load_settings
-from recomamp_pipelines.weeks.calendar import week_start
 
 COLLECTIONS_PARTITIONS_NAME = "collections"
 COLLECTION_DIMENSION = "collection"
 WEEK_DIMENSION = "week"
-#: The first week of the grid. Weeks before AMC's 13-month history are refused when run.
-GRID_START = date(2024, 1, 1)
 
 
-def weeks_partitions(week_start_day: int) -> dg.WeeklyPartitionsDefinition:
-    first = week_start(GRID_START, week_start_day)
-    if first < GRID_START:
-        first += timedelta(days=7)
+def weeks_partitions(
+    week_start_day: int, now: datetime | None = None
+) -> dg.WeeklyPartitionsDefinition:
+    """The week grid at `now` (default: the time the code location loads)."""
+    first = oldest_answerable_week(now or datetime.now(UTC), week_start_day)
     # Dagster counts weekdays from Sunday = 0; ours from Monday = 0.
     return dg.WeeklyPartitionsDefinition(
-        start_date=first.isoformat(), day_offset=(week_start_day + 1) % 7
+        start_date=first.partition_key, day_offset=(week_start_day + 1) % 7
     )
 
 
 collections_partitions = dg.DynamicPartitionsDefinition(name=COLLECTIONS_PARTITIONS_NAME)
 
 
-def collection_weeks_partitions(week_start_day: int | None = None) -> dg.MultiPartitionsDefinition:
+def collection_weeks_partitions(
+    week_start_day: int | None = None, now: datetime | None = None
+) -> dg.MultiPartitionsDefinition:
     day = load_settings().week_start_day if week_start_day is None else week_start_day
     return dg.MultiPartitionsDefinition(
-        {COLLECTION_DIMENSION: collections_partitions, WEEK_DIMENSION: weeks_partitions(day)}
+        {COLLECTION_DIMENSION: collections_partitions, WEEK_DIMENSION: weeks_partitions(day, now)}
     )
 
 

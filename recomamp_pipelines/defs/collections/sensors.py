@@ -20,7 +20,8 @@ from recomamp_pipelines.defs.resources import RecomampResource
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Registers each new report data collection: its partition key and a PENDING week row "
-        "for every week of its range; a changed range adds or removes PENDING weeks."
+        "for every week of its range; a changed range adds or removes PENDING weeks. A "
+        "partition key that names no collection is removed, with a warning in the tick's log."
     ),
 )
 def collections_sensor(
@@ -41,6 +42,15 @@ def collections_sensor(
     requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
     if wanted - existing:
         requests.append(collections_partitions.build_add_request(sorted(wanted - existing)))
-    if existing - wanted:
-        requests.append(collections_partitions.build_delete_request(sorted(existing - wanted)))
+    strays = sorted(existing - wanted)
+    for key in strays:
+        # A key added by hand (the UI's "Add partition") or left by a deleted collection runs
+        # nothing; it is removed, and the tick's log says so.
+        context.log.warning(
+            f"removed partition key {key!r} of {collections_partitions.name!r}: no registered "
+            "collection has it (a collection's key is made when the collection is registered; "
+            "`recomamp collections list` shows them)"
+        )
+    if strays:
+        requests.append(collections_partitions.build_delete_request(strays))
     return dg.SensorResult(dynamic_partitions_requests=requests)

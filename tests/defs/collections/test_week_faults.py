@@ -17,7 +17,8 @@ import pytest
 
 from recomamp_pipelines.amc.client import PollPolicy
 from recomamp_pipelines.crypto import TokenCipher
-from recomamp_pipelines.defs.collections.assets import AMC_EXECUTION_CHECK
+from recomamp_pipelines.defs.collections.assets import AMC_EXECUTION_CHECK, NOT_COVERED
+from recomamp_pipelines.defs.collections.launch import run_backfill
 from recomamp_pipelines.quality.loaded_week import FUNNEL_CONSISTENT, WEEK_NOT_EMPTY
 from recomamp_pipelines.runs.weeks import OutcomeKind
 from recomamp_pipelines.settings import load_settings
@@ -387,13 +388,26 @@ def refused(sim: Pipeline, collection: CollectionUnderTest, week: str) -> str:
     return messages[0].split(": refused: ", 1)[1]
 
 
-def test_week_outside_the_collection_is_refused(sim: Pipeline) -> None:
+def test_week_outside_the_collection_is_done_with_nothing_in_it(sim: Pipeline) -> None:
     collection = prepare(sim, DSP, weeks=1)
     after = (date.fromisoformat(collection.weeks[-1]) + timedelta(days=7)).isoformat()
+    sim.simulator.reset()
+    before = table_snapshot(sim)
 
-    message = refused(sim, collection, after)
+    result = backfill(sim, collection.key, after)
 
-    assert message.startswith(f"week {after} is outside collection '{DSP}' (")
+    assert result.success
+    assert table_snapshot(sim) == before
+    counters = sim.simulator.counters()
+    assert (counters["requests"], counters["token_requests"]) == ({}, 0)
+    (event,) = result.get_asset_materialization_events()
+    materialization = event.step_materialization_data.materialization
+    reason = materialization.metadata[NOT_COVERED].value
+    assert isinstance(reason, str)
+    assert reason.startswith(f"week {after} is outside collection '{DSP}' (")
+    assert materialization.description == (
+        f"Not run: {reason}; nothing was fetched from AMC or written"
+    )
 
 
 def test_week_of_a_paused_collection_is_refused(sim: Pipeline) -> None:
@@ -418,10 +432,16 @@ def test_week_beyond_amc_history_is_refused(sim: Pipeline) -> None:
         collection.collection_id,
     )
     register(sim)
+    sim.simulator.reset()
 
-    message = refused(sim, collection, "2024-03-04")
+    # The week is older than the grid: the command refuses it without a run or an AMC call.
+    report = run_backfill(load_settings(), collection.key, instance=sim.instance)
 
-    assert message.startswith("week 2024-03-04 starts before AMC's 13-month history")
+    assert report.run_id is None
+    (week,) = report.weeks
+    assert (week.week_start_date, week.outcome) == (date(2024, 3, 4), "refused")
+    assert week.message.startswith("week 2024-03-04 starts before AMC's 13-month history")
+    assert sim.simulator.counters()["requests"] == {}
 
 
 def test_week_within_amc_data_lag_is_refused(sim: Pipeline) -> None:
