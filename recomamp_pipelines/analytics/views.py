@@ -517,17 +517,17 @@ def _objects_of(name: str) -> list[tuple[str, str, str]]:
 
 def _drop(conn: psycopg.Connection, names: set[str]) -> None:
     objects = [obj for name in sorted(names) for obj in _objects_of(name)]
-    with conn.cursor() as cur:
+    with conn.cursor(row_factory=dict_row) as cur:
         relation_ids = []
         for _, schema, name in objects:
-            cur.execute("select to_regclass(%s)::oid", (f"{schema}.{name}",))
+            cur.execute("select to_regclass(%s)::oid as relation_id", (f"{schema}.{name}",))
             row = cur.fetchone()
-            if row is not None and row[0] is not None:
-                relation_ids.append(row[0])
+            if row is not None and row["relation_id"] is not None:
+                relation_ids.append(row["relation_id"])
         if not relation_ids:
             return
         cur.execute(load("outside_dependents"), {"relation_ids": relation_ids})
-        outside = [row[0] for row in cur.fetchall()]
+        outside = [row["relation_name"] for row in cur.fetchall()]
         if outside:
             raise ViewApplyError(
                 f"cannot replace {', '.join(sorted(names))}: {', '.join(outside)} read them "

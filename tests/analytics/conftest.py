@@ -9,6 +9,9 @@ import pytest
 
 from recomamp_pipelines.analytics.views import apply_views
 from tests.analytics.fixture import AnalystFixture, seed
+from tests.defs.conftest import pipeline
+
+__all__ = ["analyst", "pipeline"]
 
 
 @pytest.fixture

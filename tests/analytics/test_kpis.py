@@ -256,9 +256,10 @@ def test_collection_health(db_conn: Conn, analyst: AnalystFixture) -> None:
 
 
 def test_execution_reliability(db_conn: Conn, analyst: AnalystFixture) -> None:
-    (week,) = rows(
+    week, next_week = rows(
         db_conn,
-        "select * from analytics.execution_reliability where instance_id = %s",
+        "select * from analytics.execution_reliability where instance_id = %s "
+        "order by week_start_date",
         (analyst.a.instance_id,),
     )
     assert week["week_start_date"] == date(2024, 1, 1)  # Wednesday 3 January's week
@@ -274,6 +275,14 @@ def test_execution_reliability(db_conn: Conn, analyst: AnalystFixture) -> None:
     assert week["queue_seconds_mean"] == pytest.approx((60 + 180 + 120) / 3)
     assert week["error_types"] == {"QUERY_ERROR": 1, "UNKNOWN": 1}
     assert week["retries"] == 2
+    # The funnel's first week reused twice and the sponsored ads week once, that week.
+    assert (week["reused_weeks"], week["week_reuses"]) == (2, 3)
+    # The next week has a reuse and no execution.
+    assert next_week["week_start_date"] == date(2024, 1, 8)
+    assert (next_week["executions"], next_week["submissions"], next_week["retries"]) == (0, 0, 0)
+    assert next_week["success_rate"] is None
+    assert next_week["error_types"] == {}
+    assert (next_week["reused_weeks"], next_week["week_reuses"]) == (1, 1)
 
 
 def test_schedule_reliability(db_conn: Conn, analyst: AnalystFixture) -> None:
