@@ -16,7 +16,7 @@ __all__ = ["analyst", "pipeline"]
 
 @pytest.fixture
 def analyst(db_conn: psycopg.Connection[Any]) -> AnalystFixture:
-    """The fixture's rows, then every view applied (the materialized marts hold them)."""
+    """The fixture's rows, then every view applied (the stored marts hold them)."""
     fixture = seed(db_conn)
     apply_views(db_conn)
     return fixture
