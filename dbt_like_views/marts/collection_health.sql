@@ -1,6 +1,7 @@
 -- One row per collection: progress, failed weeks with AMC's error, freshness against the newest
--- week AMC can have completed (a week's data is complete 48 hours after it ends), the last
--- success, and the published weeks due for their 7, 14 or 30-day re-run.
+-- week AMC can have completed (a week's data is complete 48 hours after it ends; a collection
+-- with no such week yet has nothing to be behind on), the last success, and the published weeks
+-- due for their 7, 14 or 30-day re-run.
 with
 
 collections as (
@@ -34,6 +35,7 @@ week_summary as (
         count(*) filter (where week_states.week_status = 'RUNNING') as running_weeks,
         count(*) filter (where week_states.week_status = 'SUCCESS') as published_weeks,
         count(*) filter (where week_states.week_status = 'FAILED') as failed_week_count,
+        count(*) filter (where week_states.week_status = 'SKIPPED') as skipped_weeks,
         coalesce(
             jsonb_agg(
                 jsonb_build_object(
@@ -74,15 +76,19 @@ final as (
         coalesce(week_summary.pending_weeks, 0) as pending_weeks,
         coalesce(week_summary.running_weeks, 0) as running_weeks,
         coalesce(week_summary.published_weeks, 0) as published_weeks,
+        coalesce(week_summary.skipped_weeks, 0) as skipped_weeks,
         coalesce(week_summary.failed_weeks, '[]'::jsonb) as failed_weeks,
         week_summary.newest_complete_week_start_date,
         week_summary.newest_published_week_start_date,
         coalesce(week_summary.complete_weeks_not_published, 0) as complete_weeks_not_published,
-        coalesce(
-            week_summary.newest_complete_week_start_date
-            <= week_summary.newest_published_week_start_date,
-            false
-        ) as is_fresh,
+        case
+            when week_summary.newest_complete_week_start_date is null then true
+            else coalesce(
+                week_summary.newest_complete_week_start_date
+                <= week_summary.newest_published_week_start_date,
+                false
+            )
+        end as is_fresh,
         week_summary.last_success_at,
         coalesce(week_summary.weeks_pending_refresh, 0) as weeks_pending_refresh
     from collections

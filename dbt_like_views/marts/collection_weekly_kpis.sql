@@ -2,8 +2,14 @@
 -- them (null where the result lacks an input or a denominator is zero) and each metric's change
 -- from the collection's previous week. The totals are the week's summary_stats, which the ingest
 -- computes from the rows it loads (a data test checks them against the results rows): a refresh
--- reads one row a week, not every result row.
-{{ config(materialized='materialized_view', unique_key=['collection_id', 'week_start_date']) }}
+-- reads one row a week, not every result row. Stored incrementally: a refresh recomputes the
+-- collections whose weeks or definition changed since (source_updated_at tells).
+{{ config(
+    materialized='incremental',
+    unique_key=['collection_id', 'week_start_date'],
+    partition_by='collection_id',
+    version_column='source_updated_at'
+) }}
 with
 
 collections as (
@@ -32,6 +38,12 @@ weekly as (
         weeks.sales_usd,
         weeks.units_sold,
         weeks.new_to_brand_sales_usd,
+        greatest(
+            weeks.updated_at,
+            collections.updated_at,
+            collections.workflow_updated_at,
+            collections.template_updated_at
+        ) as source_updated_at,
         analytics.safe_divide(weeks.clicks, weeks.impressions) as ctr,
         analytics.safe_divide(weeks.spend_usd, weeks.clicks) as cpc_usd,
         analytics.safe_divide(weeks.spend_usd, weeks.impressions) * 1000 as cpm_usd,
@@ -92,6 +104,7 @@ final as (
         previous.roas,
         previous.new_to_brand_sales_share,
         previous.previous_week_start_date,
+        previous.source_updated_at,
         analytics.week_over_week_change(previous.impressions, previous.previous_impressions)
             as impressions_wow,
         analytics.week_over_week_change(previous.clicks, previous.previous_clicks) as clicks_wow,

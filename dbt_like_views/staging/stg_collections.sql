@@ -38,6 +38,8 @@ final as (
         collections.partition_key,
         collections.created_at,
         collections.updated_at,
+        workflows.updated_at as workflow_updated_at,
+        templates.updated_at as template_updated_at,
         collections.completed_at
     from collections
     inner join workflows on workflows.id = collections.workflow_id

@@ -1,4 +1,5 @@
--- Every collection has one health row, with as many weeks as the collection has week rows.
+-- Every collection has one health row, whose weeks by status add up to the collection's week
+-- rows.
 with
 
 weeks as (
@@ -11,14 +12,14 @@ final as (
     select
         health.collection_id,
         health.pending_weeks + health.running_weeks + health.published_weeks
-        + jsonb_array_length(health.failed_weeks) as health_weeks,
+        + health.skipped_weeks + jsonb_array_length(health.failed_weeks) as health_weeks,
         coalesce(weeks.week_rows, 0) as week_rows
     from analytics.collection_health as health
     left join weeks on weeks.collection_id = health.collection_id
     where
         health.pending_weeks + health.running_weeks + health.published_weeks
-        + jsonb_array_length(health.failed_weeks)
-        > coalesce(weeks.week_rows, 0)
+        + health.skipped_weeks + jsonb_array_length(health.failed_weeks)
+        <> coalesce(weeks.week_rows, 0)
         or (select count(*) from analytics.collection_health)
         <> (select count(*) from analytics.stg_collections)
 )

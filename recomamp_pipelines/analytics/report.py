@@ -255,7 +255,7 @@ def snapshot_data(report: CollectionReport) -> dict[str, Any]:
 
 def write_snapshot(conn: psycopg.Connection, report: CollectionReport) -> uuid.UUID:
     """Replace the collection's generated snapshot with this report; returns the new row's id."""
-    with conn.transaction(), conn.cursor() as cur:
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             load("replace_report_snapshot"),
             {
@@ -275,7 +275,7 @@ def write_snapshot(conn: psycopg.Connection, report: CollectionReport) -> uuid.U
         )
         row = cur.fetchone()
     assert row is not None
-    snapshot_id: uuid.UUID = row[0]
+    snapshot_id: uuid.UUID = row["snapshot_id"]
     return snapshot_id
 
 

@@ -6,7 +6,14 @@ schema `analytics`. A file may use these macros, written as in dbt:
 - `{{ config(materialized='materialized_view', unique_key=['a', 'b']) }}` makes the mart a
   materialized view (in `analytics_internal`, refreshed concurrently on its unique key); users
   reach it only through the `security_invoker` view `analytics.<name>`, which shows them the
-  rows whose `user_id` is theirs and everyone who may read the materialized view all of them.
+  rows whose `user_id` is theirs and everyone who may read the stored mart all of them.
+- `{{ config(materialized='incremental', unique_key=[...], partition_by='p',
+  version_column='v') }}` stores the mart as a table in `analytics_internal`, reached by users
+  the same way, whose refresh recomputes only the partitions (values of `p`) whose rows changed:
+  those where the query's (unique key, `v`) pairs differ from the stored ones, found by reading
+  the query's key and version columns alone (the planner leaves the other columns out). The
+  query is kept as the view `analytics_internal.<name>__source`; a refresh replaces those
+  partitions' rows in one transaction, readers meanwhile seeing the previous ones.
 - `{{ results_union() }}` is every workflow's results table, one `union all` branch each, with
   the metadata columns and the metrics of `RESULT_METRICS` (null where a table lacks them).
 - `{{ template_results('key') }}` is the results tables of the workflows made from the official
@@ -54,9 +61,13 @@ ANALYTICS_SCHEMA = "analytics"
 INTERNAL_SCHEMA = "analytics_internal"
 READER_ROLE = "authenticated"
 OWNED_ROWS_SUFFIX = "__owned_rows"
+SOURCE_SUFFIX = "__source"
+MATERIALIZATIONS = ("view", "materialized_view", "incremental")
 _CHECKSUM = re.compile(r"recomamp-views sha256=([0-9a-f]{64})")
 # One lock for every apply of the set, held to the end of its transaction.
 _APPLY_LOCK = 7_324_150_912
+# With hashtext of its relation: one refresh of an incremental mart at a time.
+_REFRESH_LOCK_CLASS = 7_324
 
 
 @dataclass(frozen=True)
@@ -123,7 +134,7 @@ class CompiledView:
     file: ViewFile
     sql: str
     description: str
-    materialized: bool
+    materialization: str  # one of MATERIALIZATIONS
     unique_key: tuple[str, ...]
     reads: frozenset[str]  # other views of the set, by name
     sources: frozenset[str]  # other relations, schema-qualified
@@ -131,14 +142,28 @@ class CompiledView:
     reads_results: bool  # through a macro: the tables of schema results
     source_checksum: str  # of the file and of the Jinja macros it calls
 
+    partition_by: str | None = None
+    version_column: str | None = None
+
     @property
     def name(self) -> str:
         return self.file.name
 
     @property
+    def materialized(self) -> bool:
+        """Whether the mart's rows are stored (and refreshed), not computed on each read."""
+        return self.materialization != "view"
+
+    @property
     def checksum(self) -> str:
         identity = "\n".join(
-            ("materialized" if self.materialized else "view", ",".join(self.unique_key), self.sql)
+            (
+                self.materialization,
+                ",".join(self.unique_key),
+                self.partition_by or "",
+                self.version_column or "",
+                self.sql,
+            )
         )
         return hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
@@ -469,29 +494,39 @@ def compile_views(
                 file=view,
                 sql=rendered,
                 description=_description(view.text),
-                materialized=_materialized(compiler.config, view),
+                materialization=_materialization(compiler.config, view),
                 unique_key=tuple(compiler.config.get("unique_key", ())),
                 reads=frozenset(reads),
                 sources=frozenset(sources),
                 template_key=compiler.template_key,
                 reads_results=compiler.reads_results,
                 source_checksum=_source_checksum(view, macros),
+                partition_by=compiler.config.get("partition_by"),
+                version_column=compiler.config.get("version_column"),
             )
         )
     return compiled
 
 
-def _materialized(config: Mapping[str, Any], view: ViewFile) -> bool:
+def _materialization(config: Mapping[str, Any], view: ViewFile) -> str:
     kind = config.get("materialized", "view")
-    if kind not in ("view", "materialized_view"):
+    if kind not in MATERIALIZATIONS:
+        expected = ", ".join(repr(name) for name in MATERIALIZATIONS)
         raise ViewDefinitionError(
-            f"{view.label}: materialized={kind!r}; expected 'view' or 'materialized_view'"
+            f"{view.label}: materialized={kind!r}; expected one of {expected}"
         )
-    if kind == "materialized_view" and not config.get("unique_key"):
+    if kind != "view" and not config.get("unique_key"):
         raise ViewDefinitionError(
-            f"{view.label}: a materialized_view needs unique_key=[...] to refresh concurrently"
+            f"{view.label}: a {kind} mart needs unique_key=[...] to be refreshed row by row"
         )
-    return kind == "materialized_view"
+    if kind == "incremental":
+        for option in ("partition_by", "version_column"):
+            if not isinstance(config.get(option), str):
+                raise ViewDefinitionError(
+                    f"{view.label}: an incremental mart needs {option}='<column>' "
+                    f"(got {config.get(option)!r})"
+                )
+    return str(kind)
 
 
 def creation_order(views: Sequence[CompiledView]) -> list[CompiledView]:
@@ -549,34 +584,44 @@ def _managed_checksums(conn: psycopg.Connection) -> dict[str, str]:
     return found
 
 
-def _objects_of(name: str) -> list[tuple[str, str, str]]:
-    """(kind, schema, name) of everything a view name stands for, readers first."""
+def _objects_of(name: str) -> list[tuple[str, str]]:
+    """(schema, name) of everything a view name stands for, readers first."""
     return [
-        ("view", ANALYTICS_SCHEMA, name),
-        ("view", INTERNAL_SCHEMA, name + OWNED_ROWS_SUFFIX),
-        ("materialized view", INTERNAL_SCHEMA, name),
+        (ANALYTICS_SCHEMA, name),
+        (INTERNAL_SCHEMA, name + OWNED_ROWS_SUFFIX),
+        (INTERNAL_SCHEMA, name),
+        (INTERNAL_SCHEMA, name + SOURCE_SUFFIX),
     ]
+
+
+_DROP_KINDS = {"v": "view", "m": "materialized view", "r": "table"}
 
 
 def _drop(conn: psycopg.Connection, names: set[str]) -> None:
     objects = [obj for name in sorted(names) for obj in _objects_of(name)]
-    with conn.cursor() as cur:
+    with conn.cursor(row_factory=dict_row) as cur:
         relation_ids = []
-        for _, schema, name in objects:
-            cur.execute("select to_regclass(%s)::oid", (f"{schema}.{name}",))
+        found = []
+        for schema, name in objects:
+            cur.execute(
+                "select c.oid as relation_id, c.relkind as relation_kind from pg_class as c "
+                "where c.oid = to_regclass(%s)",
+                (f"{schema}.{name}",),
+            )
             row = cur.fetchone()
-            if row is not None and row[0] is not None:
-                relation_ids.append(row[0])
+            if row is not None:
+                relation_ids.append(row["relation_id"])
+                found.append((_DROP_KINDS[row["relation_kind"]], schema, name))
         if not relation_ids:
             return
         cur.execute(load("outside_dependents"), {"relation_ids": relation_ids})
-        outside = [row[0] for row in cur.fetchall()]
+        outside = [row["relation_name"] for row in cur.fetchall()]
         if outside:
             raise ViewApplyError(
                 f"cannot replace {', '.join(sorted(names))}: {', '.join(outside)} read them "
                 f"and are not defined in {VIEWS_DIR.name}/; drop them or add them as view files"
             )
-        for kind, schema, name in objects:
+        for kind, schema, name in found:
             cur.execute(
                 sql.SQL("drop {} if exists {} cascade").format(
                     sql.SQL(kind), sql.Identifier(schema, name)
@@ -601,17 +646,24 @@ def _create(conn: psycopg.Connection, view: CompiledView) -> None:
         else:
             stored = sql.Identifier(INTERNAL_SCHEMA, view.name)
             owned_rows = sql.Identifier(INTERNAL_SCHEMA, view.name + OWNED_ROWS_SUFFIX)
-            cur.execute(
-                sql.SQL("create materialized view {} as\n{}\nwith data").format(stored, body)
-            )
+            if view.materialization == "incremental":
+                source = sql.Identifier(INTERNAL_SCHEMA, view.name + SOURCE_SUFFIX)
+                cur.execute(sql.SQL("create view {} as\n{}").format(source, body))
+                cur.execute(sql.SQL("create table {} as select * from {}").format(stored, source))
+            else:
+                cur.execute(
+                    sql.SQL("create materialized view {} as\n{}\nwith data").format(stored, body)
+                )
             cur.execute(
                 load("has_user_id_column"), {"relation_name": f"{INTERNAL_SCHEMA}.{view.name}"}
             )
             if cur.fetchone() is None:
                 raise ViewDefinitionError(
-                    f"{view.file.label}: a materialized_view needs a user_id column, "
+                    f"{view.file.label}: a {view.materialization} mart needs a user_id column, "
                     "the owner that decides who sees each row"
                 )
+            if view.materialization == "incremental":
+                _check_incremental_columns(conn, view)
             cur.execute(
                 sql.SQL("create unique index {} on {} ({})").format(
                     sql.Identifier(f"{view.name}_unique_key"),
@@ -619,7 +671,9 @@ def _create(conn: psycopg.Connection, view: CompiledView) -> None:
                     sql.SQL(", ").join(sql.Identifier(column) for column in view.unique_key),
                 )
             )
-            # A plain view reads the materialized mart with its owner's rights; functions in it
+            if view.materialization == "incremental":
+                cur.execute(sql.SQL("analyze {}").format(stored))
+            # A plain view reads the stored mart with its owner's rights; functions in it
             # run as the caller, so current_user is whoever queries. security_barrier keeps a
             # caller's own predicates from seeing rows before the owner filter.
             cur.execute(
@@ -644,6 +698,18 @@ def _create(conn: psycopg.Connection, view: CompiledView) -> None:
         cur.execute(
             sql.SQL("comment on view {} is {}").format(public_view, sql.Literal(_comment(view)))
         )
+
+
+def _check_incremental_columns(conn: psycopg.Connection, view: CompiledView) -> None:
+    columns = {name for name, _ in _relation_columns(conn, f"{INTERNAL_SCHEMA}.{view.name}")}
+    for option, column in (
+        ("partition_by", view.partition_by),
+        ("version_column", view.version_column),
+    ):
+        if column not in columns:
+            raise ViewDefinitionError(
+                f"{view.file.label}: {option}={column!r} is not a column of the mart"
+            )
 
 
 def _prepare_schemas(conn: psycopg.Connection, directory: Path) -> None:
@@ -726,10 +792,12 @@ def _static_views(directory: Path, fingerprint: str) -> tuple[CompiledView, ...]
 
 @dataclass(frozen=True)
 class RefreshedMart:
-    """A materialized mart refreshed, and how long it took."""
+    """A stored mart refreshed, and how long it took."""
 
     name: str
     seconds: float
+    # An incremental mart: how many of its partitions were recomputed.
+    partitions: int | None = None
 
 
 def refresh_marts(
@@ -737,10 +805,11 @@ def refresh_marts(
     names: Iterable[str] | None = None,
     directory: Path = VIEWS_DIR,
 ) -> list[RefreshedMart]:
-    """Refresh the materialized marts (all, or those named) concurrently, readers first served.
+    """Refresh the stored marts (all, or those named) without blocking their readers.
 
-    `conn` must be in autocommit mode: each refresh commits on its own, so a mart's readers see
-    its new rows as soon as it is done.
+    A materialized view is refreshed concurrently; an incremental mart recomputes the
+    partitions whose rows changed. `conn` must be in autocommit mode: each refresh commits on
+    its own, so a mart's readers see its new rows as soon as it is done.
     """
     views = static_views(directory)
     wanted = None if names is None else set(names)
@@ -749,26 +818,91 @@ def refresh_marts(
         if not view.materialized or (wanted is not None and view.name not in wanted):
             continue
         started = time.perf_counter()
-        conn.execute(
-            sql.SQL("refresh materialized view concurrently {}").format(
-                sql.Identifier(INTERNAL_SCHEMA, view.name)
+        partitions = None
+        if view.materialization == "incremental":
+            partitions = _refresh_incremental(conn, view)
+        else:
+            conn.execute(
+                sql.SQL("refresh materialized view concurrently {}").format(
+                    sql.Identifier(INTERNAL_SCHEMA, view.name)
+                )
             )
-        )
-        refreshed.append(RefreshedMart(view.name, time.perf_counter() - started))
+        refreshed.append(RefreshedMart(view.name, time.perf_counter() - started, partitions))
     return refreshed
+
+
+def _refresh_incremental(conn: psycopg.Connection, view: CompiledView) -> int:
+    """Replace the rows of the partitions whose (key, version) pairs changed; how many."""
+    assert view.partition_by is not None and view.version_column is not None
+    stored = sql.Identifier(INTERNAL_SCHEMA, view.name)
+    source = sql.Identifier(INTERNAL_SCHEMA, view.name + SOURCE_SUFFIX)
+    partition = sql.Identifier(view.partition_by)
+    version = sql.Identifier(view.version_column)
+    keys = [sql.Identifier(column) for column in view.unique_key]
+    # Only the key, partition and version columns are read from the query: the planner leaves
+    # out every other column, which is where a mart's cost lies.
+    changed_partitions = sql.SQL(
+        "with source_versions as (select {columns} from {source}),\n"
+        "stored_versions as (select {columns} from {stored}),\n"
+        "changed as (\n"
+        "    select s.{partition} as source_partition, t.{partition} as stored_partition\n"
+        "    from source_versions as s full join stored_versions as t on {key_match}\n"
+        "    where s.{first_key} is null or t.{first_key} is null\n"
+        "        or s.{version} is distinct from t.{version}\n"
+        "        or s.{partition} is distinct from t.{partition}\n"
+        ")\n"
+        "select source_partition as partition_value from changed\n"
+        "where source_partition is not null\n"
+        "union\n"
+        "select stored_partition from changed where stored_partition is not null"
+    ).format(
+        columns=sql.SQL(", ").join(
+            sql.Identifier(column)
+            for column in dict.fromkeys([*view.unique_key, view.partition_by, view.version_column])
+        ),
+        source=source,
+        stored=stored,
+        partition=partition,
+        version=version,
+        first_key=keys[0],
+        key_match=sql.SQL(" and ").join(sql.SQL("s.{0} = t.{0}").format(key) for key in keys),
+    )
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "select pg_advisory_xact_lock(%s, hashtext(%s))",
+            (_REFRESH_LOCK_CLASS, f"{INTERNAL_SCHEMA}.{view.name}"),
+        )
+        cur.execute(changed_partitions)
+        partitions = [row["partition_value"] for row in cur.fetchall()]
+        if partitions:
+            cur.execute(
+                sql.SQL("delete from {} where {} = any(%s)").format(stored, partition),
+                (partitions,),
+            )
+            cur.execute(
+                sql.SQL("insert into {} select * from {} where {} = any(%s)").format(
+                    stored, source, partition
+                ),
+                (partitions,),
+            )
+    return len(partitions)
 
 
 def view_columns(conn: psycopg.Connection, name: str) -> list[tuple[str, str]]:
     """(column, type) of the view `analytics.<name>`, in order."""
+    return _relation_columns(conn, f"{ANALYTICS_SCHEMA}.{name}")
+
+
+def _relation_columns(conn: psycopg.Connection, relation_name: str) -> list[tuple[str, str]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(load("view_columns"), {"relation_name": f"{ANALYTICS_SCHEMA}.{name}"})
+        cur.execute(load("view_columns"), {"relation_name": relation_name})
         return [(row["column_name"], row["column_type"]) for row in cur.fetchall()]
 
 
 def apply_and_refresh(
     conn: psycopg.Connection, directory: Path = VIEWS_DIR
 ) -> tuple[ApplyReport, list[RefreshedMart]]:
-    """Apply the views, then refresh the materialized marts this apply did not just create."""
+    """Apply the views, then refresh the stored marts this apply did not just create."""
     report = apply_views(conn, directory)
     materialized = [view.name for view in static_views(directory) if view.materialized]
     stale = [name for name in materialized if name not in report.created]

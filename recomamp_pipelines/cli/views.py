@@ -38,7 +38,7 @@ def apply_command() -> None:
 
 @app.command("refresh")
 def refresh_command() -> None:
-    """Refresh every materialized mart concurrently (readers keep the previous rows meanwhile)."""
+    """Refresh every stored mart (readers keep the previous rows meanwhile)."""
     config = settings()
     with user_errors():
         url = database_url(config)
@@ -49,4 +49,4 @@ def refresh_command() -> None:
             fail(str(error))
     for mart in refreshed:
         typer.echo(f"  {mart.name:<40} {mart.seconds:.2f} s")
-    typer.echo(f"Refreshed {len(refreshed)} materialized mart(s).")
+    typer.echo(f"Refreshed {len(refreshed)} stored mart(s).")

@@ -248,7 +248,13 @@ class WeekRunner(RunsAttempts):
                 request: AmcRequest | None = target.request(conn, self.now())
             except ValueError:
                 request = None  # the attempt renders it again and records why it cannot
-            if not self.refresh and self._published_as(conn, target, request):
+            reused = False
+            if request is not None and not self.refresh:
+                with conn.transaction():
+                    reused = self._published_as(conn, target, request)
+                    if reused:
+                        self._record_reuse(conn, target, request)
+            if reused:
                 closed = self.attempts.close_orphans(conn, target, ORPHAN_CLOSED)
                 message = "already published with the same query and window"
                 if closed:
@@ -269,6 +275,19 @@ class WeekRunner(RunsAttempts):
             and state["week_status"] == "SUCCESS"
             and state["data_checksum"] is not None
             and state["published_request_hash"] == request.request_hash
+        )
+
+    def _record_reuse(
+        self, conn: psycopg.Connection, target: CollectionWeek, request: AmcRequest
+    ) -> None:
+        """Record that the week keeps its published result, in the transaction deciding it."""
+        conn.execute(
+            load("record_week_reuse"),
+            {
+                **target._row_key(),
+                "request_hash": request.request_hash,
+                "dagster_run_id": self.dagster_run_id,
+            },
         )
 
     def _lock_week(self, conn: psycopg.Connection, week: Week) -> str | None:

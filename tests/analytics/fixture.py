@@ -1,8 +1,9 @@
 """A small analyst fixture whose figures are computed by hand in the tests.
 
 User a owns a collection of a workflow without a template (every metric the KPIs need, four
-weeks), a collection and a schedule of a "Sponsored ads performance" workflow, AMC executions
-and schedule runs; user b owns one collection of one week.
+weeks), a collection and a schedule of a "Sponsored ads performance" workflow, AMC executions,
+schedule runs and weeks reused without an AMC call; user b owns one collection of one week,
+reused once.
 """
 
 from __future__ import annotations
@@ -235,6 +236,21 @@ def add_executions(conn: Conn, owner: Owner, workflow_id: uuid.UUID) -> None:
         owner.ids.add(execution_id)
 
 
+def add_reuse(
+    conn: Conn, owner: Owner, collection_id: uuid.UUID, week: date, reused_at: datetime
+) -> None:
+    """A run kept the collection week's published result instead of calling AMC."""
+    reuse_id = one(
+        conn,
+        "insert into collection_week_reuses (collection_week_id, instance_id, request_hash, "
+        "reused_at, dagster_run_id, reason) select wk.id, %s, 'sha256', %s at time zone 'UTC', "
+        "'run', 'SAME_REQUEST' from report_data_weeks as wk "
+        "where wk.collection_id = %s and wk.week_start_date = %s returning id",
+        (owner.instance_id, reused_at, collection_id, week),
+    )
+    owner.ids.add(reuse_id)
+
+
 def add_schedule(conn: Conn, owner: Owner, workflow_id: uuid.UUID) -> uuid.UUID:
     """A schedule with six runs: S F F (skip) S F by due time."""
     schedule_id: uuid.UUID = one(
@@ -317,6 +333,12 @@ def seed(conn: Conn) -> AnalystFixture:
         SPONSORED_ADS_ROWS[:1],
     )
     add_executions(conn, a, kpi_workflow)
+    # In the executions' week: the funnel's first week twice, the sponsored ads week once; in
+    # the next week, the funnel's second week, without any execution that week.
+    add_reuse(conn, a, kpis, date(2024, 1, 1), datetime(2024, 1, 3, 12, 0))
+    add_reuse(conn, a, kpis, date(2024, 1, 1), datetime(2024, 1, 4, 12, 0))
+    add_reuse(conn, a, ads, date(2024, 1, 1), datetime(2024, 1, 4, 13, 0))
+    add_reuse(conn, a, kpis, date(2024, 1, 8), datetime(2024, 1, 10, 9, 0))
 
     b_workflow = add_workflow(conn, b, "b's funnel", None)
     create_results(conn, b_workflow, KPI_COLUMNS)
@@ -327,4 +349,5 @@ def seed(conn: Conn) -> AnalystFixture:
         conn, b_workflow, KPI_COLUMNS, b, "collection", b_collection, date(2024, 1, 1), b_rows
     )
     add_executions(conn, b, b_workflow)
+    add_reuse(conn, b, b_collection, date(2024, 1, 1), datetime(2024, 1, 3, 12, 0))
     return AnalystFixture(a=a, b=b)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -230,6 +230,38 @@ def test_family_mart_unions_collections_and_schedules_of_its_template(
     assert other == {"n": 0}
 
 
+def test_collection_health_of_weeks_amc_has_not_completed_and_skipped_ones(
+    db_conn: Conn, analyst: AnalystFixture
+) -> None:
+    b_collection = analyst.b.collections["b 2024"]
+    # A week that ends in the future is not complete in AMC; alone, nothing can be late.
+    monday = date.today() - timedelta(days=date.today().weekday())
+    db_conn.execute(
+        "update report_data_collections set start_date = %s, end_date = %s where id = %s",
+        (monday, monday + timedelta(days=6), b_collection),
+    )
+    db_conn.execute(
+        "update report_data_weeks set week_start_date = %s, week_end_date = %s, "
+        "status = 'PENDING' where collection_id = %s",
+        (monday, monday + timedelta(days=6), b_collection),
+    )
+    db_conn.execute(
+        "update report_data_weeks set status = 'SKIPPED' where collection_id = %s "
+        "and week_start_date = '2024-01-15'",
+        (analyst.a.collections["funnel 2024"],),
+    )
+    fresh, skipped = rows(
+        db_conn,
+        "select * from analytics.collection_health where collection_id = any(%s) "
+        "order by collection_name",
+        ([b_collection, analyst.a.collections["funnel 2024"]],),
+    )
+    assert fresh["collection_id"] == b_collection
+    assert fresh["newest_complete_week_start_date"] is None
+    assert (fresh["pending_weeks"], fresh["is_fresh"]) == (1, True)
+    assert (skipped["published_weeks"], skipped["skipped_weeks"]) == (2, 1)
+
+
 def test_collection_health(db_conn: Conn, analyst: AnalystFixture) -> None:
     (health,) = rows(
         db_conn,
@@ -237,7 +269,7 @@ def test_collection_health(db_conn: Conn, analyst: AnalystFixture) -> None:
         (analyst.a.collections["funnel 2024"],),
     )
     assert health["published_weeks"] == 3
-    assert health["pending_weeks"] == 0
+    assert (health["pending_weeks"], health["skipped_weeks"]) == (0, 0)
     assert health["failed_weeks"] == [
         {"week_start_date": FAILED_WEEK.isoformat(), "error_message": FAILED_ERROR}
     ]
@@ -256,9 +288,10 @@ def test_collection_health(db_conn: Conn, analyst: AnalystFixture) -> None:
 
 
 def test_execution_reliability(db_conn: Conn, analyst: AnalystFixture) -> None:
-    (week,) = rows(
+    week, next_week = rows(
         db_conn,
-        "select * from analytics.execution_reliability where instance_id = %s",
+        "select * from analytics.execution_reliability where instance_id = %s "
+        "order by week_start_date",
         (analyst.a.instance_id,),
     )
     assert week["week_start_date"] == date(2024, 1, 1)  # Wednesday 3 January's week
@@ -274,6 +307,14 @@ def test_execution_reliability(db_conn: Conn, analyst: AnalystFixture) -> None:
     assert week["queue_seconds_mean"] == pytest.approx((60 + 180 + 120) / 3)
     assert week["error_types"] == {"QUERY_ERROR": 1, "UNKNOWN": 1}
     assert week["retries"] == 2
+    # The funnel's first week reused twice and the sponsored ads week once, that week.
+    assert (week["reused_weeks"], week["week_reuses"]) == (2, 3)
+    # The next week has a reuse and no execution.
+    assert next_week["week_start_date"] == date(2024, 1, 8)
+    assert (next_week["executions"], next_week["submissions"], next_week["retries"]) == (0, 0, 0)
+    assert next_week["success_rate"] is None
+    assert next_week["error_types"] == {}
+    assert (next_week["reused_weeks"], next_week["week_reuses"]) == (1, 1)
 
 
 def test_schedule_reliability(db_conn: Conn, analyst: AnalystFixture) -> None:

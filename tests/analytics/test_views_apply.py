@@ -146,6 +146,15 @@ def test_a_cycle_is_an_error_naming_its_files(db_conn: Conn, tmp_path: Path) -> 
             "{{ config(materialized='table') }} select 1",
             r"stg_x\.sql: materialized='table'; expected",
         ),
+        (
+            "{{ config(materialized='incremental', unique_key=['a']) }} select 1 as a",
+            r"stg_x\.sql: an incremental mart needs partition_by='<column>' \(got None\)",
+        ),
+        (
+            "{{ config(materialized='incremental', unique_key=['a'], partition_by='a', "
+            "version_column='v') }} select 1 as a, null::uuid as user_id",
+            r"stg_x\.sql: version_column='v' is not a column of the mart",
+        ),
     ],
 )
 def test_a_bad_file_is_an_error_naming_it(

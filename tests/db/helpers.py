@@ -153,6 +153,7 @@ class Tenant:
     tick_claim_id: uuid.UUID
     collection_id: uuid.UUID
     week_id: uuid.UUID
+    week_reuse_id: uuid.UUID
     config_id: uuid.UUID
     snapshot_id: uuid.UUID
     campaign_id: uuid.UUID
@@ -226,6 +227,12 @@ def seed_tenant(conn: Conn, label: str, guide_id: uuid.UUID) -> Tenant:
         "returning id",
         (collection_id, execution_id),
     )
+    week_reuse_id = one(
+        conn,
+        "insert into collection_week_reuses (collection_week_id, instance_id, execution_id, "
+        "request_hash, reason) values (%s, %s, %s, 'sha256', 'SAME_REQUEST') returning id",
+        (week_id, instance_id, execution_id),
+    )
     config_id = one(
         conn,
         "insert into collection_report_configs (name, collection_id, user_id) "
@@ -283,6 +290,7 @@ def seed_tenant(conn: Conn, label: str, guide_id: uuid.UUID) -> Tenant:
         tick_claim_id=tick_claim_id,
         collection_id=collection_id,
         week_id=week_id,
+        week_reuse_id=week_reuse_id,
         config_id=config_id,
         snapshot_id=snapshot_id,
         campaign_id=campaign_id,

@@ -133,6 +133,13 @@ GUARDED = [
         "week_end_date) values (%(b_collection)s, '2024-02-05', '2024-02-11')",
     ),
     Guarded(
+        "collection_week_reuses",
+        "week_reuse_id",
+        insert_as_other="insert into collection_week_reuses (collection_week_id, request_hash, "
+        "reason) select id, 'sha256', 'SAME_REQUEST' from report_data_weeks "
+        "where collection_id = %(b_collection)s",
+    ),
+    Guarded(
         "collection_report_configs",
         "config_id",
         owner_column="user_id",

@@ -14,4 +14,4 @@ values (
     %(snapshot_data)s,
     %(metadata)s
 )
-returning id
+returning id as snapshot_id

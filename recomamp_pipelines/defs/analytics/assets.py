@@ -4,7 +4,7 @@ The asset graph is built from the SQL itself (`compile_views` without a database
 deps are the views it reads, and `amc/collection_weekly_results` where it reads the results
 tables or the week and execution rows that asset writes. Materializing any selection applies
 the whole set (a no-op for views whose SQL is unchanged: `views apply` replaces only what
-changed) and refreshes the selected materialized marts concurrently.
+changed) and refreshes the selected stored marts without blocking their readers.
 
 Automation: a view runs when its file changes (its code version is the checksum of the file and
 of the Jinja macros it calls) and after its upstream assets update, waiting while any of them is
@@ -104,7 +104,7 @@ def _column_schema(conn: psycopg.Connection, name: str) -> dg.TableSchema:
 def analytics_views(
     context: AssetExecutionContext, recomamp: RecomampResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Apply the views, refresh the selected materialized marts, report rows, columns, checks."""
+    """Apply the views, refresh the selected stored marts, report rows, columns, checks."""
     selected = {key.path[-1] for key in context.selected_asset_keys}
     with psycopg.connect(recomamp.database_url(), autocommit=True) as conn:
         report = apply_views(conn)
