@@ -524,6 +524,8 @@ def _projection_classes(scope: Scope, name: str | None) -> set[str]:
     """The classes of the source columns behind output column `name` (every one when None)."""
     index = None
     if name is not None:
+        if not isinstance(scope.expression, exp.Query):
+            return set()
         names = [n.lower() for n in scope.expression.named_selects]
         if name.lower() not in names:
             return set()
