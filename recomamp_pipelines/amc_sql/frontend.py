@@ -6,8 +6,10 @@ documented restrictions: one query; no `LIMIT`; `ORDER BY` only inside window fu
 fine); every query aggregates; tables and columns exist ("Object 'x' not found", "Column 'x'
 not found in any table", at the line and column of the offending text); VERY_HIGH and
 INTERNAL columns never reach the output unless counted; HIGH and VERY_HIGH columns are never
-compared with literal values. `TABLE(EXTEND_TIME_WINDOW('t', 'P14D', 'P1D'))` reads table `t`
-over a widened window; the front end rewrites it to `t` and reports the widening.
+compared with literal values; no list ends with a comma (`GROUP BY 1,`); NAMED_ROW,
+TO_VARBINARY, FROM_VARBINARY and JSON_SERIALIZE get the arguments Amazon's reference gives them.
+`TABLE(EXTEND_TIME_WINDOW('t', 'P14D', 'P1D'))` reads table `t` over a widened window; the front
+end rewrites it to `t` and reports the widening.
 """
 
 from __future__ import annotations
@@ -34,6 +36,26 @@ from recomamp_pipelines.amc_sql.catalogue import (
 COMPILE_PREFIX = "Unable to compile the SQL query."
 #: AMC functions that aggregate, beyond those sqlglot knows as aggregates.
 AGGREGATE_FUNCTIONS = frozenset({"COLLECT", "MEDIAN", "PERCENTILE"})
+#: The encodings TO_VARBINARY and FROM_VARBINARY take, as Amazon's reference lists them.
+VARBINARY_ENCODINGS = ("hex", "base64", "utf-8")
+#: Tokens that end a list: a comma right before one of them leaves the list with no last item.
+_LIST_ENDS = frozenset(
+    {
+        TokenType.R_PAREN,
+        TokenType.FROM,
+        TokenType.WHERE,
+        TokenType.GROUP_BY,
+        TokenType.HAVING,
+        TokenType.WINDOW,
+        TokenType.QUALIFY,
+        TokenType.ORDER_BY,
+        TokenType.LIMIT,
+        TokenType.UNION,
+        TokenType.EXCEPT,
+        TokenType.INTERSECT,
+        TokenType.SEMICOLON,
+    }
+)
 _DURATION = re.compile(r"^P(?:(\d+)D|(\d+)W|T(\d+)H)$", re.IGNORECASE)
 
 
@@ -166,6 +188,85 @@ def _query_order_position(sql: str) -> Position | None:
         elif token.token_type == TokenType.ORDER_BY and (not opened or opened[-1]):
             return Position.of_span(sql, token.start, token.end)
     return None
+
+
+def check_trailing_commas(sql: str) -> None:
+    """A list (GROUP BY 1, 2, ...; SELECT a, b; f(a, b)) never ends with a comma in AMC."""
+    tokens = _tokens(sql)
+    clauses: list[str] = []  # per open parenthesis, then the query: the list being read
+    clause = "list"
+    for index, token in enumerate(tokens):
+        if token.token_type == TokenType.L_PAREN:
+            clauses.append(clause)
+            clause = "argument list"
+        elif token.token_type == TokenType.R_PAREN and clauses:
+            clause = clauses.pop()
+        elif token.token_type == TokenType.GROUP_BY:
+            clause = "GROUP BY list"
+        elif token.token_type == TokenType.SELECT:
+            clause = "SELECT list"
+        elif token.token_type in (TokenType.ORDER_BY, TokenType.PARTITION_BY):
+            clause = f"{' '.join(token.text.upper().split())} list"
+        if token.token_type != TokenType.COMMA:
+            continue
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if following is not None and following.token_type not in _LIST_ENDS:
+            continue
+        comma = Position.of_span(sql, token.start, token.end)
+        if following is None:
+            found, line, column = "<EOF>", comma.end_line, comma.end_column + 1
+        else:
+            found, (line, column) = following.text, _line_column(sql, following.start)
+        raise compile_error(
+            f'Encountered "{found}" at line {line}, column {column}: '
+            f"the {clause} ends with a comma; remove it or add the missing item.",
+            comma,
+        )
+
+
+# --- functions ----------------------------------------------------------------------------
+
+
+def _string_literal(node: exp.Expr) -> str | None:
+    return node.name if isinstance(node, exp.Literal) and node.is_string else None
+
+
+def check_functions(sql: str, tree: exp.Query) -> None:
+    """Arguments of the AMC functions whose form AMC fixes (NAMED_ROW, TO_VARBINARY, ...)."""
+    for call in tree.find_all(exp.Anonymous):
+        name = str(call.name).upper()
+        args = call.expressions
+        where = node_position(sql, call)
+        if name == "NAMED_ROW":
+            labels = args[0::2]
+            if not args or len(args) % 2 or any(not _string_literal(a) for a in labels):
+                raise compile_error(
+                    "NAMED_ROW takes pairs of a string label and a value, as in "
+                    f"NAMED_ROW('label1', value1, 'label2', value2); found {call.sql('spark')}.",
+                    where,
+                )
+            seen: set[str] = set()
+            for label in labels:
+                text = label.name.lower()
+                if text in seen:
+                    raise compile_error(
+                        f"NAMED_ROW label '{label.name}' is given twice: labels must be unique.",
+                        where,
+                    )
+                seen.add(text)
+        elif name in ("TO_VARBINARY", "FROM_VARBINARY"):
+            encoding = _string_literal(args[1]) if len(args) == 2 else None
+            if encoding is None or encoding.lower() not in VARBINARY_ENCODINGS:
+                expected = ", ".join(f"'{e}'" for e in VARBINARY_ENCODINGS)
+                raise compile_error(
+                    f"{name} takes a value and an encoding, one of {expected}; "
+                    f"found {call.sql('spark')}.",
+                    where,
+                )
+        elif name == "JSON_SERIALIZE" and len(args) != 1:
+            raise compile_error(
+                f"JSON_SERIALIZE takes one JSON value; found {call.sql('spark')}.", where
+            )
 
 
 # --- shape --------------------------------------------------------------------------------
@@ -481,7 +582,9 @@ def check_query(sql: str, tables: dict[str, Table] | None = None) -> CheckedQuer
     """Every check AMC's compiler makes before it runs a query, in AMC's order."""
     available = TABLES if tables is None else tables
     tree = parse(sql)
+    check_trailing_commas(sql)
     check_shape(sql, tree)
+    check_functions(sql, tree)
     extensions = rewrite_extended_tables(sql, tree)
     used = check_tables(sql, tree, available)
     names = output_names(tree)

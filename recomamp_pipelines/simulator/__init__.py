@@ -27,7 +27,8 @@ Settings file keys (all optional)
     max_running_per_instance [10], max_running_per_account [200],
     max_overlapping_runs [0: no limit; else executions of one workflow over overlapping
     windows beyond it are REJECTED], result_file_max_rows [1000000],
-    aggregation_threshold [100], data_lag_hours [48], engine_threads [2],
+    aggregation_threshold [100: the MEDIUM and HIGH classes'; LOW 2 and NONE 1, never more],
+    data_lag_hours [48], engine_threads [2],
     engine_memory_limit [2GB] (DuckDB spills beyond it), latency_seconds,
     clock = {now = ISO, frozen = bool}, faults = {<fault>: value, ...},
     accounts = [{account_id, account_name, marketplace_id}, ...]

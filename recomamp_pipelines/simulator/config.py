@@ -86,6 +86,7 @@ class SimulatorConfig:
     #: Executions of one workflow over overlapping windows before AMC rejects more (0: no limit).
     max_overlapping_runs: int = 0
     result_file_max_rows: int = 1_000_000
+    #: Users a row needs when it shows a MEDIUM or HIGH column (LOW 2, NONE 1, never more).
     aggregation_threshold: int = 100
     data_lag_hours: int = 48
     engine_threads: int = 2

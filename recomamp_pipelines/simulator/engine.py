@@ -4,13 +4,16 @@ The checks are the shared AMC SQL front end's (`recomamp_pipelines.amc_sql`), th
 pipeline's template validator makes. On a checked query the compiler substitutes
 `CUSTOM_PARAMETER('name')` and `BUILT_IN_PARAMETER('TIME_WINDOW_START')`, rewrites the AMC
 functions DuckDB spells differently (`COLLECT`, `MEDIAN`, `PERCENTILE`, `CARDINALITY`, `'today'`
-and `'now'` casts) and writes DuckDB SQL; AMC functions DuckDB lacks (`SECONDS_BETWEEN`,
-`ARRAY_UNION`, `HASH64`, ...) are DuckDB macros.
+and `'now'` casts, `NAMED_ROW`, `TO_VARBINARY` / `FROM_VARBINARY`) and writes DuckDB SQL; AMC
+functions DuckDB lacks (`SECONDS_BETWEEN`, `ARRAY_UNION`, `HASH64`, `STR_TO_MAP`,
+`JSON_SERIALIZE`, ...) are DuckDB macros.
 
 The aggregation threshold is computed, not guessed: every query scope is given the set of users
 behind each of its rows (the `user_id` column where one flows through, a hidden list column
 where rows were aggregated), and the outermost select counts the distinct users of each output
-row alongside. Rows below the threshold are dropped, or, when the workflow names a
+row alongside. The threshold is that of the most restrictive aggregation-threshold class among
+the columns the output shows (NONE 1 user, LOW 2, MEDIUM and HIGH the configured
+`aggregation_threshold`, AMC's 100). Rows below it are dropped, or, when the workflow names a
 `filteredMetricsDiscriminatorColumn` (or asks for `privacyFilteringBehavior` REMOVE_VALUES),
 kept with their metric columns nulled and that column TRUE.
 """
@@ -59,6 +62,20 @@ __all__ = [
     "QueryRuntimeError",
 ]
 
+#: TO_VARBINARY and FROM_VARBINARY per encoding: DuckDB's function for each.
+VARBINARY_FUNCTIONS = {
+    ("TO_VARBINARY", "hex"): "unhex",
+    ("TO_VARBINARY", "base64"): "from_base64",
+    ("TO_VARBINARY", "utf-8"): "encode",
+    ("FROM_VARBINARY", "hex"): "hex",
+    ("FROM_VARBINARY", "base64"): "to_base64",
+    ("FROM_VARBINARY", "utf-8"): "decode",
+}
+#: The distinct users a row needs when its most restrictive output column is of this class;
+#: MEDIUM and HIGH take the configured `aggregation_threshold` (AMC's 100).
+CLASS_THRESHOLDS = {"NONE": 1, "LOW": 2}
+#: Aggregation-threshold classes from the least to the most restrictive.
+CLASS_ORDER = ("NONE", "LOW", "MEDIUM", "HIGH")
 USERS_COLUMN = "__sim_users"
 USER_COUNT_COLUMN = "__sim_user_count"
 #: DuckDB types -> AMC output column data types.
@@ -127,11 +144,17 @@ class CompiledQuery:
     names: tuple[str, ...]
     metrics: tuple[bool, ...]
     extensions: dict[str, TimeWindowExtension] = field(default_factory=dict)
+    #: The most restrictive aggregation-threshold class of the columns the output shows.
+    threshold_class: str = "HIGH"
 
 
 @dataclass(frozen=True)
 class PrivacyRules:
-    """How to treat output rows describing too few users."""
+    """How to treat output rows describing too few users.
+
+    `threshold` is the MEDIUM and HIGH classes' (AMC's 100); a query whose output shows only
+    LOW and NONE columns needs 2 and 1 users a row, never more than `threshold`.
+    """
 
     threshold: int
     discriminator_column: str | None = None
@@ -140,6 +163,10 @@ class PrivacyRules:
     #: Keep rows under the threshold with their metrics nulled (REMOVE_VALUES) instead of
     #: dropping them (REMOVE_ROWS).
     keep_rows: bool = False
+
+    def row_threshold(self, threshold_class: str) -> int:
+        """The distinct users an output row needs when its columns are of `threshold_class`."""
+        return min(CLASS_THRESHOLDS.get(threshold_class, self.threshold), self.threshold)
 
 
 @dataclass(frozen=True)
@@ -205,12 +232,18 @@ class AmcSqlCompiler:
         qualified = checked.tree
         _substitute_parameters(sql, qualified, parameters, specs, window, require_values)
         metrics = tuple(contains_aggregate(p) for p in output_selects(qualified)[0].expressions)
+        threshold_class = output_threshold_class(qualified)
         add_user_counts(qualified)
         _translate_functions(qualified)
         translated = qualified.sql(dialect="duckdb")
         self._bind_check(translated, checked.tables)
         return CompiledQuery(
-            translated, checked.tables, checked.names, metrics, dict(checked.extensions)
+            translated,
+            checked.tables,
+            checked.names,
+            metrics,
+            dict(checked.extensions),
+            threshold_class,
         )
 
     def _bind_check(self, translated: str, tables: frozenset[str]) -> None:
@@ -277,6 +310,21 @@ def _translate_functions(tree: exp.Expr) -> None:
             call.replace(exp.Anonymous(this="len", expressions=args))
         elif name == "PERCENTILE" and len(args) == 2:
             call.replace(exp.Anonymous(this="quantile_cont", expressions=args))
+        elif name == "NAMED_ROW":
+            # The front end checked the form: string labels, each followed by its value.
+            fields = [
+                exp.PropertyEQ(this=exp.to_identifier(label.name, quoted=True), expression=value)
+                for label, value in zip(args[0::2], args[1::2], strict=True)
+            ]
+            call.replace(exp.Struct(expressions=fields))
+        elif name in ("TO_VARBINARY", "FROM_VARBINARY") and len(args) == 2:
+            function = VARBINARY_FUNCTIONS[(name, args[1].name.lower())]
+            call.replace(exp.Anonymous(this=function, expressions=[args[0]]))
+    for to_map in list(tree.find_all(exp.StrToMap)):
+        # The delimiters AMC (like Spark) defaults to; the macro takes all three.
+        pair = to_map.args.get("pair_delim") or exp.Literal.string(",")
+        key_value = to_map.args.get("key_value_delim") or exp.Literal.string(":")
+        to_map.replace(exp.Anonymous(this="str_to_map", expressions=[to_map.this, pair, key_value]))
     for weekday in list(tree.find_all(exp.DayOfWeek)):
         # AMC counts days from 1 (Sunday), DuckDB from 0.
         weekday.replace(
@@ -459,6 +507,80 @@ def _set_operation_lineage(
     return None
 
 
+# --- aggregation-threshold classes ------------------------------------------------------------
+
+
+def _counted(column: exp.Column, stop: exp.Expr) -> bool:
+    """True when `column` reaches `stop` only through a COUNT: its values never show."""
+    current = column.parent
+    while current is not None and current is not stop.parent:
+        if isinstance(current, exp.Count | exp.ApproxDistinct):
+            return True
+        current = current.parent
+    return False
+
+
+def _projection_classes(scope: Scope, name: str | None) -> set[str]:
+    """The classes of the source columns behind output column `name` (every one when None)."""
+    index = None
+    if name is not None:
+        if not isinstance(scope.expression, exp.Query):
+            return set()
+        names = [n.lower() for n in scope.expression.named_selects]
+        if name.lower() not in names:
+            return set()
+        index = names.index(name.lower())
+    return _positional_classes(scope, index)
+
+
+def _positional_classes(scope: Scope, index: int | None) -> set[str]:
+    """The classes behind the output column at `index` (every one when None)."""
+    if isinstance(scope.expression, exp.SetOperation):
+        # A UNION's branches give the same output column at the same place.
+        return {c for b in scope.set_operation_scopes for c in _positional_classes(b, index)}
+    if not isinstance(scope.expression, exp.Select):
+        return set()
+    projections = scope.expression.expressions
+    chosen = projections if index is None else projections[index : index + 1]
+    found: set[str] = set()
+    for projection in chosen:
+        for column in projection.find_all(exp.Column):
+            if column.find_ancestor(exp.Select) is not scope.expression:
+                continue
+            if not _counted(column, projection):
+                found |= _column_classes(scope, column)
+    return found
+
+
+def _column_classes(scope: Scope, column: exp.Column) -> set[str]:
+    source = scope.sources.get(column.table)
+    if isinstance(source, Scope):
+        return _projection_classes(source, column.name)
+    if isinstance(source, exp.Table):
+        table = TABLES.get(source.name.lower())
+        documented = table.column(column.name) if table is not None else None
+        # VERY_HIGH and INTERNAL columns only leave a query counted or hidden in a condition
+        # (the front end refuses the rest): they set no threshold of their own.
+        if documented is not None and documented.sensitivity in CLASS_ORDER:
+            return {documented.sensitivity}
+    return set()
+
+
+def output_threshold_class(tree: exp.Expr) -> str:
+    """The most restrictive aggregation-threshold class among the columns the output shows.
+
+    Amazon's reference: a column's values appear in the output only in rows of at least its
+    class's distinct users (NONE 1, LOW 2, MEDIUM and HIGH 100). A column shows when an output
+    column's value is computed from it, directly or through WITH queries and subqueries; one
+    only counted (`COUNT(DISTINCT user_id)`), filtered on, joined or grouped on does not.
+    """
+    root = build_scope(tree)
+    if root is None:
+        return CLASS_ORDER[-1]
+    found = _projection_classes(root, None)
+    return max(found, key=CLASS_ORDER.index, default=CLASS_ORDER[0])
+
+
 # --- running ------------------------------------------------------------------------------
 
 
@@ -480,7 +602,8 @@ def _final_select(compiled: CompiledQuery, rules: PrivacyRules | None) -> str:
     passes = "true"
     if rules is not None:
         # A row without user lineage (NULL count) passes: only counted rows are judged.
-        passes = f"coalesce({users} >= {int(rules.threshold)}, true)"
+        threshold = rules.row_threshold(compiled.threshold_class)
+        passes = f"coalesce({users} >= {int(threshold)}, true)"
     columns = []
     for original, name, metric in zip(originals, compiled.names, compiled.metrics, strict=True):
         value = _quoted(original)

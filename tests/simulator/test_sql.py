@@ -13,6 +13,8 @@ from tests.simulator.helpers import Amc
 FROZEN_AT = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)
 WEEK = (datetime(2025, 2, 17), datetime(2025, 2, 24))
 DAY = (datetime(2025, 2, 17), datetime(2025, 2, 18))
+#: An hour: DMAs by device or creative then hold from one user to a few hundred.
+HOUR = (datetime(2025, 2, 17, 9), datetime(2025, 2, 17, 10))
 
 
 @pytest.fixture(scope="module")
@@ -225,19 +227,89 @@ def test_filtered_rows_keep_dimensions_and_lose_metrics(amc: Amc) -> None:
     assert all(int(r["users"]) == int(r["user_count"]) >= 100 for r in passed)
 
 
-def test_threshold_follows_users_through_ctes_and_joins(amc: Amc) -> None:
+def test_threshold_follows_users_and_column_classes_through_ctes(amc: Amc) -> None:
+    """A frequency is a count: NONE, one user a row; a bid passed on by a WITH query is MEDIUM."""
     sql = (
-        "WITH per_user AS (SELECT user_id, COUNT(*) AS n FROM dsp_impressions GROUP BY user_id) "
-        "SELECT n AS frequency, COUNT(*) AS users FROM per_user GROUP BY 1"
+        "WITH per_user AS (SELECT user_id, COUNT(*) AS n, MAX(bid_price) AS top_bid "
+        "FROM dsp_impressions GROUP BY user_id) "
+        "SELECT n AS frequency, COUNT(*) AS users{bid} FROM per_user GROUP BY 1"
     )
     everything = {
         r["frequency"]: int(r["users"])
-        for r in amc.result(sql, *DAY, disableAggregationControls=True)
+        for r in amc.result(sql.format(bid=""), *DAY, disableAggregationControls=True)
     }
-    kept = {r["frequency"]: int(r["users"]) for r in amc.result(sql, *DAY)}
+    counts_only = {r["frequency"]: int(r["users"]) for r in amc.result(sql.format(bid=""), *DAY)}
+    with_bids = {
+        r["frequency"]: int(r["users"])
+        for r in amc.result(sql.format(bid=", MAX(top_bid) AS top_bid"), *DAY)
+    }
 
-    assert kept == {f: users for f, users in everything.items() if users >= 100}
-    assert len(kept) < len(everything)
+    assert counts_only == everything
+    assert min(everything.values()) < 100
+    assert with_bids == {f: users for f, users in everything.items() if users >= 100}
+
+
+def users_by_row(amc: Amc, sql: str, extra: str, dimension: str, **fields: bool) -> dict[str, int]:
+    """Users per (DMA, dimension) row of `sql` with `extra` output columns, over HOUR."""
+    rows = amc.result(sql.format(extra=extra), *HOUR, **fields)
+    return {f"{r['dma_code']}/{r[dimension]}": int(r["users"]) for r in rows}
+
+
+def test_low_columns_keep_rows_of_two_users_medium_and_high_need_a_hundred(amc: Amc) -> None:
+    """Amazon's classes: LOW 2 users, MEDIUM and HIGH 100, whatever the query only filters on."""
+    by_dma = (
+        "SELECT dma_code, {dimension}, SUM(impressions) AS impressions, "
+        "COUNT(DISTINCT user_id) AS users{extra} FROM dsp_impressions "
+        "WHERE postal_code IS NOT NULL OR bid_price >= 0 GROUP BY 1, 2"
+    )
+    seen: dict[str, dict[str, int]] = {}
+    for dimension in ("device_type", "creative_id"):
+        sql = by_dma.replace("{dimension}", dimension)
+        everything = seen[dimension] = users_by_row(
+            amc, sql, "", dimension, disableAggregationControls=True
+        )
+        low = users_by_row(amc, sql, "", dimension)
+        assert low == {k: u for k, u in everything.items() if u >= 2}, dimension
+        hundred = {k: u for k, u in everything.items() if u >= 100}
+        medium = users_by_row(amc, sql, ", MAX(bid_price) AS top_bid", dimension)
+        high = users_by_row(amc, sql, ", MIN(city_name) AS city", dimension)
+        assert medium == high == hundred, dimension
+        assert any(2 <= u < 100 for u in everything.values()), dimension
+    # By device, some DMAs pass 100 users; by creative, some hold a single user.
+    assert any(u >= 100 for u in seen["device_type"].values())
+    assert any(u == 1 for u in seen["creative_id"].values())
+
+
+def test_aggregation_threshold_setting_is_the_medium_and_high_threshold(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`aggregation_threshold` 1 lets every row through, LOW ones too; 10 changes only MEDIUM."""
+    sql = (
+        "SELECT dma_code, creative_id, COUNT(DISTINCT user_id) AS users{extra} "
+        "FROM dsp_impressions GROUP BY 1, 2"
+    )
+    for threshold in (1, 10):
+        sim = AmcSimulator(
+            tmp_path_factory.mktemp(f"threshold-{threshold}"),
+            clock=FROZEN_AT,
+            freeze_clock=True,
+            execution_seconds=0,
+            settings={"aggregation_threshold": threshold},
+        ).start()
+        session = Amc(sim)
+        try:
+            everything = users_by_row(
+                session, sql, "", "creative_id", disableAggregationControls=True
+            )
+            low = users_by_row(session, sql, "", "creative_id")
+            medium = users_by_row(session, sql, ", MAX(bid_price) AS b", "creative_id")
+        finally:
+            session.close()
+            sim.stop()
+        assert any(u == 1 for u in everything.values())
+        assert any(2 <= u < 10 for u in everything.values())
+        assert low == {k: u for k, u in everything.items() if u >= min(2, threshold)}, threshold
+        assert medium == {k: u for k, u in everything.items() if u >= threshold}, threshold
 
 
 def test_user_id_may_be_aggregated_but_never_output(amc: Amc) -> None:

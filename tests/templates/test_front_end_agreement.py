@@ -164,3 +164,57 @@ def test_the_family_holds_queries_both_accept(compiler: AmcSqlCompiler) -> None:
         "users",
         "measure_rank",
     )
+
+
+#: AMC functions whose form the front end checks, each well and badly called.
+FUNCTION_CALLS = {
+    "STR_TO_MAP(t.campaign, ',', ':')['a']": True,
+    "STR_TO_MAP(t.campaign)['a']": True,
+    "NAMED_ROW('a', t.campaign, 'b', 1)": True,
+    "NAMED_ROW('a', t.campaign, 'b')": False,
+    "NAMED_ROW(t.campaign, 1)": False,
+    "NAMED_ROW('a', 1, 'A', 2)": False,
+    "FROM_VARBINARY(TO_VARBINARY(t.campaign, 'utf-8'), 'hex')": True,
+    "FROM_VARBINARY(TO_VARBINARY(t.campaign, 'HEX'), 'base64')": True,
+    "TO_VARBINARY(t.campaign, 'utf8')": False,
+    "FROM_VARBINARY(t.campaign)": False,
+    "JSON_SERIALIZE(JSON_EXTRACT(t.campaign, '$.a'))": True,
+    "JSON_SERIALIZE(t.campaign, 1)": False,
+}
+
+
+@pytest.mark.parametrize("call", sorted(FUNCTION_CALLS))
+def test_validator_and_simulator_agree_on_each_function(
+    compiler: AmcSqlCompiler, call: str
+) -> None:
+    sql = (
+        f"SELECT {call} AS value, COUNT(DISTINCT t.user_id) AS users\n"
+        "FROM dsp_impressions AS t\nGROUP BY 1"
+    )
+    problems = amc_sql_problems(sql)
+    try:
+        compiler.compile(sql, {}, [], None)
+        refusal = None
+    except AmcSqlError as exc:
+        refusal = str(exc)
+    assert problems == ([] if refusal is None else [refusal]), sql
+    assert (refusal is None) is FUNCTION_CALLS[call], refusal
+
+
+@pytest.mark.parametrize(
+    "ending", ["GROUP BY 1,", "GROUP BY 1,\nHAVING SUM(t.impressions) > 0", "GROUP BY 1, 2,"]
+)
+def test_a_group_by_ending_with_a_comma_is_refused_by_both(
+    compiler: AmcSqlCompiler, ending: str
+) -> None:
+    sql = (
+        "SELECT t.campaign, t.device_type, SUM(t.impressions) AS impressions\n"
+        f"FROM dsp_impressions AS t\n{ending}"
+    )
+    problems = amc_sql_problems(sql)
+    with pytest.raises(AmcSqlError) as refused:
+        compiler.compile(sql, {}, [], None)
+    assert problems == [str(refused.value)]
+    assert "the GROUP BY list ends with a comma" in problems[0]
+    comma_column = ending.split("\n")[0].rindex(",") + 1
+    assert f"From line 3, column {comma_column} to line 3, column {comma_column}: " in problems[0]

@@ -31,4 +31,26 @@ create or replace macro epoch_to_utc_timestamp(n) as
 
 -- CONVERT_TIME_ZONE_FROM_UTC(t, zone): the wall-clock time in `zone` of the UTC time t.
 create or replace macro convert_time_zone_from_utc(t, zone) as
-    timezone(zone, cast(t as timestamptz))
+    timezone(zone, cast(t as timestamptz));
+
+-- STR_TO_MAP(s, pair_delimiter, key_value_delimiter): a MAP(VARCHAR, VARCHAR). Both delimiters
+-- are regular expressions; an entry splits at its first key-value delimiter (the value keeps the
+-- rest) and an entry without one maps its text to NULL. A repeated key fails the query.
+create or replace macro str_to_map(s, pair_delimiter, key_value_delimiter) as
+    map_from_entries(list_transform(
+        regexp_split_to_array(s, pair_delimiter),
+        lambda entry: {
+            'key': case
+                when regexp_matches(entry, key_value_delimiter)
+                then regexp_extract(entry, '^(.*?)(?:' || key_value_delimiter || ')', 1)
+                else entry
+            end,
+            'value': case
+                when regexp_matches(entry, key_value_delimiter)
+                then regexp_extract(entry, '^.*?(?:' || key_value_delimiter || ')(.*)$', 1)
+            end
+        }
+    ));
+
+-- JSON_SERIALIZE(j): the JSON text of a JSON value (JSON_EXTRACT's result, an array, a row).
+create or replace macro json_serialize(j) as cast(to_json(j) as varchar)

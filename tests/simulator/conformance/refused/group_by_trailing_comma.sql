@@ -1,0 +1,3 @@
+SELECT campaign, SUM(impressions) AS impressions
+FROM dsp_impressions
+GROUP BY 1,
