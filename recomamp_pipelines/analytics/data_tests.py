@@ -108,7 +108,7 @@ def data_tests(views: Sequence[CompiledView], directory: Path = VIEWS_DIR) -> li
     return found
 
 
-def run_data_test(conn: psycopg.Connection, test: DataTest) -> DataTestResult:
+def run_data_test(conn: psycopg.Connection[Any], test: DataTest) -> DataTestResult:
     """Run one test as the connection's role (the pipeline's sees every row)."""
     body = sql.SQL(test.sql.strip().rstrip(";"))  # the project's own file
     with conn.cursor(row_factory=dict_row) as cur:

@@ -724,7 +724,7 @@ def _prepare_schemas(conn: psycopg.Connection, directory: Path) -> None:
             cur.execute(path.read_text(encoding="utf-8"))
 
 
-def apply_views(conn: psycopg.Connection, directory: Path = VIEWS_DIR) -> ApplyReport:
+def apply_views(conn: psycopg.Connection[Any], directory: Path = VIEWS_DIR) -> ApplyReport:
     """Create or replace every view of `directory` in one transaction on `conn`."""
     started = time.perf_counter()
     files = view_files(directory)

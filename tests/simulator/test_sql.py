@@ -251,7 +251,8 @@ def test_threshold_follows_users_and_column_classes_through_ctes(amc: Amc) -> No
 
 def users_by_row(amc: Amc, sql: str, extra: str, dimension: str, **fields: bool) -> dict[str, int]:
     """Users per (DMA, dimension) row of `sql` with `extra` output columns, over HOUR."""
-    rows = amc.result(sql.format(extra=extra), *HOUR, **fields)
+    start, end = HOUR
+    rows = amc.result(sql.format(extra=extra), start, end, **fields)
     return {f"{r['dma_code']}/{r[dimension]}": int(r["users"]) for r in rows}
 
 

@@ -25,7 +25,7 @@ ZONES = ("Etc/GMT+12", "America/Los_Angeles", "UTC", "Asia/Tokyo", "Pacific/Kiri
 
 
 def grid_weeks(week_start_day: int = 0, now: datetime = NOW) -> list[str]:
-    return weeks_partitions(week_start_day, now).get_partition_keys(current_time=now)
+    return list(weeks_partitions(week_start_day, now).get_partition_keys(current_time=now))
 
 
 def test_the_grid_runs_from_the_oldest_week_amc_holds_to_the_newest_week_that_ended() -> None:
