@@ -15,7 +15,10 @@ from recomamp_pipelines.definitions import defs
 from recomamp_pipelines.defs.analytics.assets import analytics_views, view_key
 from recomamp_pipelines.defs.analytics.reports import COLLECTION_REPORTS, collection_reports
 from recomamp_pipelines.defs.collections.assets import WEEKLY_RESULTS
-from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
+from recomamp_pipelines.defs.collections.partitions import (
+    COLLECTIONS_PARTITIONS_NAME,
+    WEEK_DIMENSION,
+)
 from recomamp_pipelines.defs.resources import RecomampResource
 from tests.analytics.fixture import seed
 
@@ -104,6 +107,14 @@ def test_materializing_the_views_reports_rows_columns_and_passing_checks(seeded:
         assert check
 
 
+def _grid_weeks(count: int) -> list[str]:
+    """`count` weeks of the grid, a few weeks back from its newest."""
+    grid = defs.resolve_assets_def(WEEKLY_RESULTS).partitions_def
+    assert isinstance(grid, dg.MultiPartitionsDefinition)
+    keys = grid.get_partitions_def_for_dimension(WEEK_DIMENSION).get_partition_keys()
+    return list(keys[-(count + 3) : -3])
+
+
 def _weeks_done(instance: dg.DagsterInstance, weeks: list[str]) -> None:
     instance.add_dynamic_partitions(COLLECTIONS_PARTITIONS_NAME, ["demo-1"])
     for week in weeks:
@@ -129,7 +140,7 @@ def test_automation_refreshes_the_marts_once_per_run_of_weeks(seeded: str) -> No
         quiet = evaluate(defs=defs, instance=instance, cursor=first.cursor)
         assert quiet.total_requested == 0
 
-        _weeks_done(instance, ["2024-01-01", "2024-01-08", "2024-01-15"])
+        _weeks_done(instance, _grid_weeks(3))
         after = evaluate(defs=defs, instance=instance, cursor=quiet.cursor)
         kpis = view_key("collection_weekly_kpis")
         assert after.get_num_requested(kpis) == 1  # three weeks, one refresh
@@ -151,12 +162,13 @@ def test_the_marts_wait_while_weeks_are_in_progress(seeded: Any) -> None:
             resources={"recomamp": RecomampResource()},
         )
         quiet = evaluate(defs=defs, instance=instance, cursor=first.cursor)
-        _weeks_done(instance, ["2024-01-01"])
+        done, further = _grid_weeks(2)
+        _weeks_done(instance, [done])
         # a run of further weeks is under way
         run = instance.create_run_for_job(
             defs.resolve_job_def("collection_weeks_job"),
             asset_selection=frozenset({WEEKLY_RESULTS}),
-            tags={"dagster/partition": "demo-1|2024-01-08"},
+            tags={"dagster/partition": f"demo-1|{further}"},
         )
         instance.handle_run_event(
             run.run_id,

@@ -22,7 +22,6 @@ from dagster._core.test_utils import InProcessTestWorkspaceLoadTarget
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._daemon.backfill import execute_backfill_iteration
-from dagster_graphql.test.utils import execute_dagster_graphql
 
 from recomamp_pipelines.defs.collections.assets import NOT_COVERED, WEEKLY_RESULTS
 from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
@@ -31,6 +30,7 @@ from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.ui_backfill import LAUNCH_BACKFILL, asset_page_params
 from recomamp_pipelines.weeks.calendar import Week
 from tests.defs.conftest import Pipeline
+from tests.defs.graphql import graphql
 
 DSP = "DSP weekly 2026"
 TERMINAL = (
@@ -92,7 +92,7 @@ def register(instance: dg.DagsterInstance) -> tuple[dg.SensorResult, Sequence[st
 
 def launch_from_asset_page(workspace: WorkspaceProcessContext, partition_names: list[str]) -> str:
     """The UI's launch dialog: `launchPartitionBackfill` with what the asset page sends."""
-    result = execute_dagster_graphql(
+    result = graphql(
         workspace.create_request_context(),
         LAUNCH_BACKFILL,
         {"backfillParams": asset_page_params(partition_names)},
