@@ -466,6 +466,43 @@ def sensor_tick(sensor: Any, instance: Any, resources: dict[str, Any]) -> Any:
         return sensor(context)
 
 
+def create_runs(instance: Any, requests: Sequence[Any]) -> None:
+    """A run for each request, not started (no daemon launches them), as the daemon adds them.
+
+    The job's snapshots are stored once, with the first run; the others are that run with their
+    own id and tags, which is all the sensor reads of them.
+    """
+    import dagster as dg
+    from dagster._core.utils import make_new_run_id
+
+    from recomamp_pipelines.definitions import defs
+    from recomamp_pipelines.defs.collections.assets import collection_weeks_job
+
+    def tags_of(request: Any) -> dict[str, str]:
+        return {**request.tags, "dagster/run_key": request.run_key or ""}
+
+    if not requests:
+        return
+    job = defs.resolve_job_def(collection_weeks_job.name)
+    first = instance.create_run_for_job(
+        job, tags=tags_of(requests[0]), status=dg.DagsterRunStatus.NOT_STARTED
+    )
+    for request in requests[1:]:
+        instance.add_run(first._replace(run_id=make_new_run_id(), tags=tags_of(request)))
+
+
+def repository_snapshot_seconds() -> float:
+    """The code server's share of a load: the repository's snapshot, built and serialized."""
+    from dagster._core.remote_representation.external_data import RepositorySnap
+    from dagster._serdes import serialize_value
+
+    from recomamp_pipelines.definitions import defs
+
+    started = time.perf_counter()
+    serialize_value(RepositorySnap.from_def(defs.get_repository_def()))
+    return time.perf_counter() - started
+
+
 def automation_tick(instance: Any) -> Any:
     """The analytics automation sensor's evaluation: its conditions over its selection.
 
@@ -582,11 +619,19 @@ def page_timings(
     page_times: list[float] = []
     dialog_times: list[float] = []
     warm_times: list[float] = []
+    query_answered: list[float] = []
     statuses = re.compile(rf"Materialized \(({materialized}|{materialized:,})\)")
     selected = re.compile(rf"^({partitions}|{partitions:,}) Partitions Selected$")
 
     def open_partitions_page(page: Any) -> float:
         started = time.perf_counter()
+        answered: list[float] = []
+
+        def finished(request: Any) -> None:
+            if request.method == "POST" and "PartitionHealthQuery" in (request.post_data or ""):
+                answered.append(time.perf_counter() - started)
+
+        page.on("requestfinished", finished)
         page.goto(f"{base_url}{ASSET_PAGE}?view=partitions", wait_until="commit")
         for locator in (page.get_by_text(selected), page.get_by_text(statuses)):
             locator.first.wait_for(timeout=PAGE_TIMEOUT_MS)
@@ -594,7 +639,11 @@ def page_timings(
         page.get_by_text(first_key, exact=True).first.wait_for(
             state="attached", timeout=PAGE_TIMEOUT_MS
         )
-        return time.perf_counter() - started
+        ready = time.perf_counter() - started
+        page.remove_listener("requestfinished", finished)
+        if answered:
+            query_answered.append(min(answered))
+        return ready
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -624,6 +673,12 @@ def page_timings(
                     context.close()
         finally:
             browser.close()
+    if query_answered:
+        print(
+            "  PartitionHealthQuery answered, seconds after navigation: "
+            + ", ".join(f"{t:.2f}" for t in query_answered),
+            flush=True,
+        )
     return page_times, dialog_times, warm_times
 
 
@@ -697,6 +752,14 @@ def measure(options: Options, home: Path, url: str, processes: Processes, figure
         LOAD,
         f"median of {len(loads)}; min {min(whole):.2f} s; of which `import dagster` "
         f"{median([d for d, _ in loads]):.2f} s",
+    )
+
+    snapshot = repository_snapshot_seconds()
+    figures.add(
+        "repository snapshot built and serialized (in process)",
+        snapshot,
+        None,
+        "what the code server sends the webserver on each load",
     )
 
     print("\nSeeding", flush=True)
@@ -786,6 +849,26 @@ def measure(options: Options, home: Path, url: str, processes: Processes, figure
             figures.add(name, seconds, TICK, f"{len(result.run_requests or [])} {key}")
             if profile:
                 figures.profiles[name] = profile
+            if name.startswith("collection_backfill_sensor"):
+                backfills = list(result.run_requests or [])
+        started = time.perf_counter()
+        create_runs(instance, backfills)
+        print(
+            f"  (those {len(backfills)} runs stored, not started: "
+            f"{time.perf_counter() - started:.1f} s)",
+            flush=True,
+        )
+        seconds, result, profile = timed(
+            lambda: sensor_tick(collection_backfill_sensor, instance, clocked), options.profile
+        )
+        figures.add(
+            f"collection_backfill_sensor tick, its {len(backfills)} runs created",
+            seconds,
+            TICK,
+            f"{len(result.run_requests or [])} run requests",
+        )
+        if profile:
+            figures.profiles["collection_backfill_sensor steady tick"] = profile
         try:
             seconds, result, profile = timed(lambda: automation_tick(instance), options.profile)
             figures.add(
