@@ -7,20 +7,24 @@ deployed:
   `--collections` collections of `--weeks` weeks each (ending with the newest week AMC has
   completed), inserted directly: AMC is not asked anything;
 - times the code location's load (the definitions imported in a fresh interpreter; the
-  webserver's load as `workspaceOrError` reports it; the UI's "Reload" mutation);
+  repository snapshot; the webserver's load as `workspaceOrError` reports it; the UI's
+  "Reload" mutation);
 - times the collections sensor's first tick (it registers every collection: partition keys and
   week rows) and a steady one; marks the newest `--materialized-share` of each collection's
   weeks (those in Dagster's week grid) SUCCESS and writes their materializations to Dagster's
   event log in batches, as runs would have;
-- times a tick of every other sensor (collection backfill, schedules, dead-run reconciler, the
-  analytics automation sensor) and the nightly schedule's evaluation, each with Dagster's
-  `build_sensor_context` / `build_schedule_context` on the real instance and database;
+- times a tick of every other sensor (collection backfill, schedules, dead-run reconciler; the
+  backfill sensor again once its runs exist) and the nightly schedule's evaluation, each with
+  Dagster's `build_sensor_context` / `build_schedule_context` on the real instance and
+  database, and the analytics automation sensor's evaluation (`evaluate_automation_conditions`:
+  a sensor of that kind runs only inside the daemon);
 - times, over HTTP, the GraphQL query the asset page sends for the partition statuses
   (`PartitionHealthQuery`, ui-core/src/assets/usePartitionHealthData.tsx, 1.13.27): cold (the
   first, which builds Dagster's status cache) and warm;
 - times, in headless Chromium (the distribution's; RECOMAMP_CHROMIUM or `chromium` on PATH),
-  the asset's partitions page until its partition grid is drawn, and the launch dialog
-  ("Materialize..." on that page) until its partition selection is drawn.
+  the asset's partitions page until its partition grid is drawn (fresh, then with the UI's
+  scripts cached), and the launch dialog ("Materialize..." on that page) until its partition
+  selection is drawn.
 Prints a table of figure / measured / target / met. Asserts nothing; exits 1 when a target is
 missed.
 
