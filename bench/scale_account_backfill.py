@@ -40,6 +40,11 @@ from tests.fixtures.amc_simulator import AmcSimulator  # noqa: E402
 INSTANCE_SLOTS = 10
 ACCOUNT_SLOTS = 200
 SLOTS_HELD = "select amc_instance_id, count(*) from amc_instance_slots group by 1"
+WEEKS_DONE = "select count(*) from report_data_weeks where status = 'SUCCESS'"
+CONNECTIONS = (
+    "select count(*) filter (where datname = current_database()), count(*), "
+    "current_setting('max_connections')::int from pg_stat_activity"
+)
 
 
 def target_seconds(weeks: int, instances: int, execution_seconds: float) -> tuple[float, int]:
@@ -107,11 +112,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"code {revision()}",
                     flush=True,
                 )
-                running_max = in_flight_max = slots_max = 0
+                running_max = in_flight_max = slots_max = connections_max = server_max = 0
+                allowed = 0
                 per_instance_max: Counter[str] = Counter()
                 started = time.monotonic()
                 ended: float | None = None
-                with soak.backfills(env, logs, 1, collections) as processes:
+                # One connection, opened before the backfills take theirs.
+                with (
+                    psycopg.connect(url, autocommit=True) as sampler,
+                    soak.backfills(env, logs, 1, collections) as processes,
+                ):
                     while time.monotonic() - started < args.timeout_seconds:
                         statuses = simulator.counters()["executions_by_status"]
                         running = int(statuses.get("RUNNING", 0))
@@ -119,14 +129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         in_flight_max = max(
                             in_flight_max, running + int(statuses.get("PENDING", 0))
                         )
-                        with psycopg.connect(url) as conn:
-                            rows = conn.execute(SLOTS_HELD).fetchall()
+                        rows = sampler.execute(SLOTS_HELD).fetchall()
                         slots_max = max(slots_max, sum(count for _, count in rows))
                         for instance_id, count in rows:
                             per_instance_max[instance_id] = max(
                                 per_instance_max[instance_id], count
                             )
-                        done = soak.week_statuses(url)["SUCCESS"]
+                        (done,) = sampler.execute(WEEKS_DONE).fetchone()  # type: ignore[misc]
+                        ours, server, allowed = sampler.execute(CONNECTIONS).fetchone()  # type: ignore[misc]
+                        connections_max = max(connections_max, ours)
+                        server_max = max(server_max, server)
                         if done == args.weeks:
                             ended = time.monotonic()
                             break
@@ -148,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"  most at once: AMC RUNNING {running_max}, AMC PENDING+RUNNING {in_flight_max}, "
         f"slots held {slots_max}, on one instance {max(per_instance_max.values(), default=0)}"
+    )
+    print(
+        f"  PostgreSQL connections at most: {connections_max} to this database, {server_max} "
+        f"on the server (max_connections {allowed})"
     )
     print(f"  load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPU(s)")
     if wall is None:
