@@ -230,9 +230,9 @@ def start_weeks(account: Account, tmp_path: Path) -> Iterator[Callable[..., Week
 
 def quick_retries(settings: Settings) -> Callable[[AmcOwner], AmcClient]:
     """Owner clients that give up after three quick tries, so that faults exhaust retries."""
+    quick = RetryPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.1, deadline=30)
     config = dataclasses.replace(
-        AmcConfig.from_settings(settings),
-        retry_policy=RetryPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.1, deadline=30),
+        AmcConfig.from_settings(settings), retry_policy=quick, submission_retry_policy=quick
     )
 
     def make(owner: AmcOwner) -> AmcClient:
