@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import shutil
+import uuid
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
-from recomamp_pipelines.analytics.views import VIEWS_DIR, compile_views, static_views, view_files
+from recomamp_pipelines.analytics.views import (
+    VIEWS_DIR,
+    apply_views,
+    compile_views,
+    static_views,
+    view_files,
+)
 from recomamp_pipelines.templates.official import official_templates
-from tests.analytics.fixture import AnalystFixture
+from tests.analytics.fixture import (
+    AnalystFixture,
+    add_collection,
+    add_workflow,
+    create_results,
+    insert_results,
+)
 
 Conn = psycopg.Connection[Any]
 SOURCE_KEYS = [
@@ -74,3 +90,49 @@ def test_a_changed_macro_changes_the_code_version_of_the_marts_that_call_it(
     after = compile_views(None, view_files(views), views)
     changed = {view.name for view in after if view.source_checksum != before[view.name]}
     assert changed == {name for names in family_marts().values() for name in names}
+
+
+def _value(kind: str, row: int, column: int) -> Any:
+    """A value of AMC type `kind`, different in every row and column."""
+    if kind == "STRING":
+        return f"value {row}.{column}"
+    if kind in ("LONG", "INTEGER"):
+        return 10 * row + column
+    if kind == "DECIMAL":
+        return Decimal(f"{row}.{column:02d}")
+    return row + column / 4
+
+
+def test_every_family_mart_returns_its_templates_rows_as_loaded(
+    db_conn: Conn, analyst: AnalystFixture
+) -> None:
+    """Rows written by hand into each template's results table come out of its family mart,
+    keyed by their collection and week, with every value as written."""
+    owner = analyst.a
+    week = date(2024, 1, 8)
+    written: dict[str, tuple[uuid.UUID, list[tuple[Any, ...]]]] = {}
+    for template in official_templates():
+        columns = template.output_columns_json()
+        workflow_id = add_workflow(db_conn, owner, f"every mart: {template.key}", template.key)
+        collection_id = add_collection(db_conn, owner, f"every mart: {template.key}", workflow_id)
+        create_results(db_conn, workflow_id, columns)
+        rows = [tuple(_value(c["type"], row, n) for n, c in enumerate(columns)) for row in (1, 2)]
+        insert_results(
+            db_conn, workflow_id, columns, owner, "collection", collection_id, week, rows
+        )
+        written[template.key] = (collection_id, rows)
+    apply_views(db_conn)
+
+    marts = family_marts()
+    for template in official_templates():
+        (mart,) = marts[template.key]
+        collection_id, rows = written[template.key]
+        names = [c.name for c in template.output_columns]
+        query = sql.SQL(
+            "select collection_name, week_start_date, {} from {} where collection_id = %s "
+            "order by 3"
+        ).format(sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier("analytics", mart))
+        found = db_conn.execute(query, (collection_id,)).fetchall()
+        # The marts give AMC's DECIMAL sales as double precision, like every other amount.
+        expected = [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in rows]
+        assert found == [(f"every mart: {template.key}", week, *row) for row in expected], mart
