@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from bench._harness import WORKSPACE_QUERY, BenchError, free_port, graphql, revision, script
 from recomamp_pipelines.ui_backfill import (
     ASSET_PATH,
     AUTOMATION_QUERY,
@@ -69,23 +69,6 @@ STOP_GRACE_SECONDS = 10.0
 #: Time kept back from --timeout-seconds for stopping everything.
 CLEANUP_RESERVE_SECONDS = 45.0
 
-WORKSPACE_QUERY = """
-query {
-  workspaceOrError {
-    __typename
-    ... on Workspace {
-      locationEntries {
-        name
-        locationOrLoadError {
-          __typename
-          ... on RepositoryLocation { repositories { name } }
-          ... on PythonError { message }
-        }
-      }
-    }
-  }
-}
-"""
 ADD_DYNAMIC_PARTITION = """
 mutation AddDynamicPartition(
   $repositorySelector: RepositorySelector!, $partitionsDefName: String!, $partitionKey: String!
@@ -130,10 +113,6 @@ where wk.collection_id = %s
 order by wk.week_start_date
 """
 ACCESS_LOG_LINE = re.compile(r'"(GET|POST|PUT|DELETE) ([^ ?"]+)')
-
-
-class BenchError(RuntimeError):
-    """A part of the benchmark's setup did not come up, or the backfill could not be launched."""
 
 
 @dataclass
@@ -280,21 +259,6 @@ class Outcome:
     finished_at: float | None
     backfill_status: str
     backfill_done_at: float | None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _script(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if found is None:
-        raise BenchError(f"{name} is not installed next to {sys.executable} nor on PATH")
-    return found
 
 
 @contextlib.contextmanager
@@ -467,11 +431,11 @@ def start_webserver(processes: Processes, home: Path, url: str) -> str:
 
     dagster_home = prepare_dagster_home(load_settings(), url)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
-    port = _free_port()
+    port = free_port()
     processes.start(
         "dagster-webserver",
         [
-            _script("dagster-webserver"),
+            script("dagster-webserver"),
             "-w",
             str(WORKSPACE),
             "-h",
@@ -490,21 +454,12 @@ def start_webserver(processes: Processes, home: Path, url: str) -> str:
 def start_daemon(processes: Processes, home: Path) -> None:
     processes.start(
         "dagster-daemon",
-        [_script("dagster-daemon"), "run", "-w", str(WORKSPACE)],
+        [script("dagster-daemon"), "run", "-w", str(WORKSPACE)],
         stdout=(home / "logs" / "daemon.log").open("a"),
         cwd=REPO_ROOT,
         stdin=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-
-
-def graphql(client: httpx.Client, query: str, variables: dict[str, Any] | None = None) -> Any:
-    response = client.post("/graphql", json={"query": query, "variables": variables or {}})
-    response.raise_for_status()
-    body = response.json()
-    if body.get("errors"):
-        raise BenchError(f"GraphQL errors: {body['errors']}")
-    return body["data"]
 
 
 def wait_for_webserver(client: httpx.Client, deadline: Deadline) -> tuple[str, str]:
@@ -964,7 +919,7 @@ def run(options: Options) -> bool:
     os.environ["RECOMAMP_HOME"] = str(home)
     for name in ("DAGSTER_HOME", "RECOMAMP_RESULTS_ROOT"):
         os.environ.pop(name, None)
-    print(f"home {home} (logs in {home / 'logs'}); code {_revision()}", flush=True)
+    print(f"home {home} (logs in {home / 'logs'}); code {revision()}", flush=True)
     processes = Processes()
     ok = False
     try:
@@ -1056,21 +1011,6 @@ def _measure(
     ]
     print(f"  runs outside the backfill: {', '.join(others) or 'none'}")
     return report(options, env, outcome, times, list(runs), registration)
-
-
-def _revision() -> str:
-    """The commit the code under test is at, `-dirty` when the tree has changes."""
-    try:
-        described = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (no git)"
-    return described.stdout.strip()
 
 
 def _interrupt(signum: int, frame: Any) -> None:

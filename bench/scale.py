@@ -60,6 +60,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench._harness import WORKSPACE_QUERY, BenchError, free_port, graphql, revision, script
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 warnings.filterwarnings("ignore")
@@ -106,24 +108,6 @@ query PartitionHealthQuery($assetKey: AssetKeyInput!) {
   }
 }
 """
-WORKSPACE_QUERY = """
-query {
-  workspaceOrError {
-    __typename
-    ... on Workspace {
-      locationEntries {
-        name
-        loadStatus
-        locationOrLoadError {
-          __typename
-          ... on RepositoryLocation { repositories { name } }
-          ... on PythonError { message }
-        }
-      }
-    }
-  }
-}
-"""
 # The mutation of the UI's "Reload" button (ui-core/src/nav/useRepositoryLocationReload.tsx).
 RELOAD_LOCATION = """
 mutation ReloadRepositoryLocationMutation($location: String!) {
@@ -145,10 +129,6 @@ LOAD_DEFINITIONS = (
     "defs.get_repository_def()\n"
     "print(imported - started, time.perf_counter() - started)\n"
 )
-
-
-class BenchError(RuntimeError):
-    """A part of the benchmark's setup did not come up."""
 
 
 @dataclass(frozen=True)
@@ -230,37 +210,6 @@ class Processes:
                 except subprocess.TimeoutExpired:
                     continue
         self.started.clear()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _script(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if found is None:
-        raise BenchError(f"{name} is not installed next to {sys.executable} nor on PATH")
-    return found
-
-
-def _revision() -> str:
-    try:
-        described = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (no git)"
-    return described.stdout.strip()
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,15 +379,6 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-def graphql(client: httpx.Client, query: str, variables: dict[str, Any] | None = None) -> Any:
-    response = client.post("/graphql", json={"query": query, "variables": variables or {}})
-    response.raise_for_status()
-    body = response.json()
-    if body.get("errors"):
-        raise BenchError(f"GraphQL errors: {body['errors']}")
-    return body["data"]
-
-
 # --------------------------------------------------------------------------------------------
 # The measurements
 # --------------------------------------------------------------------------------------------
@@ -524,10 +464,10 @@ def automation_tick(instance: Any) -> Any:
 
 
 def start_webserver(processes: Processes, home: Path) -> tuple[str, float]:
-    port = _free_port()
+    port = free_port()
     started = time.perf_counter()
     processes.start(
-        [_script("dagster-webserver"), "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)],
+        [script("dagster-webserver"), "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)],
         stdout=(home / "webserver.log").open("a"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -696,7 +636,7 @@ def run(options: Options) -> bool:
     os.environ["RECOMAMP_HOME"] = str(home)
     os.environ["DAGSTER_HOME"] = str(home / "dagster_home")
     os.environ.pop("RECOMAMP_RESULTS_ROOT", None)
-    print(f"home {home}; code {_revision()}; {os.cpu_count()} CPU(s)", flush=True)
+    print(f"home {home}; code {revision()}; {os.cpu_count()} CPU(s)", flush=True)
     processes = Processes()
     figures = Figures()
     ok = False
