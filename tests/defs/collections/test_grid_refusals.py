@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -106,7 +107,14 @@ def run_backfill_daemon(workspace: WorkspaceProcessContext, backfill_id: str) ->
     instance = workspace.instance
     status = None
     for _ in range(10):
-        list(execute_backfill_iteration(workspace, logging.getLogger("backfill daemon")))
+        # On a thread of its own: the iteration runs event loops, and Playwright's may already
+        # run on this one (the browser tests of this worker).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(
+                lambda: list(
+                    execute_backfill_iteration(workspace, logging.getLogger("backfill daemon"))
+                )
+            ).result()
         backfill = instance.get_backfill(backfill_id)
         assert backfill is not None
         status = backfill.status
