@@ -49,19 +49,15 @@ def register_collections(
             collection_id, partition_key = row["id"], row["partition_key"]
             weeks = weeks_overlapping(row["start_date"], row["end_date"], week_start_day)
             key = partition_key or collection_partition_key(collection_id, row["name"])
-            with conn.cursor() as cur:
-                cur.executemany(
-                    load("ensure_week"),
-                    [
-                        {
-                            "collection_id": collection_id,
-                            "week_start_date": week.start_date,
-                            "week_end_date": week.end_date,
-                            "week_number": number,
-                        }
-                        for number, week in enumerate(weeks, start=1)
-                    ],
-                )
+            conn.execute(
+                load("ensure_weeks"),
+                {
+                    "collection_id": collection_id,
+                    "week_start_dates": [week.start_date for week in weeks],
+                    "week_end_dates": [week.end_date for week in weeks],
+                    "week_numbers": list(range(1, len(weeks) + 1)),
+                },
+            )
             conn.execute(
                 load("remove_pending_weeks_outside"),
                 {
