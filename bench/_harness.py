@@ -62,6 +62,19 @@ def graphql(client: httpx.Client, query: str, variables: dict[str, Any] | None =
     return body["data"]
 
 
+def loaded_location(client: httpx.Client) -> tuple[str, str] | None:
+    """(location, repository) once the webserver has loaded the code location, else None;
+    BenchError when it failed to load."""
+    data = graphql(client, WORKSPACE_QUERY)["workspaceOrError"]
+    for entry in data.get("locationEntries", []):
+        loaded = entry.get("locationOrLoadError") or {}
+        if loaded.get("__typename") == "RepositoryLocation":
+            return entry["name"], loaded["repositories"][0]["name"]
+        if loaded.get("__typename") == "PythonError":
+            raise BenchError(f"code location failed to load: {loaded['message']}")
+    return None
+
+
 def revision() -> str:
     """The commit the code under test is at, `-dirty` when the tree has changes."""
     try:

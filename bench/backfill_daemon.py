@@ -44,7 +44,14 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from bench._harness import WORKSPACE_QUERY, BenchError, free_port, graphql, revision, script
+from bench._harness import (
+    BenchError,
+    free_port,
+    graphql,
+    loaded_location,
+    revision,
+    script,
+)
 from recomamp_pipelines.ui_backfill import (
     ASSET_PATH,
     AUTOMATION_QUERY,
@@ -469,13 +476,9 @@ def wait_for_webserver(client: httpx.Client, deadline: Deadline) -> tuple[str, s
     while time.time() < until:
         try:
             if client.get("/server_info").status_code == 200:
-                data = graphql(client, WORKSPACE_QUERY)["workspaceOrError"]
-                for entry in data.get("locationEntries", []):
-                    loaded = entry.get("locationOrLoadError") or {}
-                    if loaded.get("__typename") == "RepositoryLocation":
-                        return entry["name"], loaded["repositories"][0]["name"]
-                    if loaded.get("__typename") == "PythonError":
-                        raise BenchError(f"code location failed to load: {loaded['message']}")
+                found = loaded_location(client)
+                if found is not None:
+                    return found
                 last = "code location still loading"
         except httpx.HTTPError as exc:
             last = f"{type(exc).__name__}: {exc}"

@@ -60,7 +60,14 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench._harness import WORKSPACE_QUERY, BenchError, free_port, graphql, revision, script
+from bench._harness import (
+    BenchError,
+    free_port,
+    graphql,
+    loaded_location,
+    revision,
+    script,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -482,13 +489,9 @@ def wait_for_location(client: httpx.Client, timeout: float = 300) -> tuple[str, 
     last = "no answer"
     while time.monotonic() < until:
         try:
-            data = graphql(client, WORKSPACE_QUERY)["workspaceOrError"]
-            for entry in data.get("locationEntries", []):
-                loaded = entry.get("locationOrLoadError") or {}
-                if loaded.get("__typename") == "RepositoryLocation":
-                    return entry["name"], loaded["repositories"][0]["name"]
-                if loaded.get("__typename") == "PythonError":
-                    raise BenchError(f"code location failed to load: {loaded['message']}")
+            found = loaded_location(client)
+            if found is not None:
+                return found
             last = "code location still loading"
         except httpx.HTTPError as exc:
             last = f"{type(exc).__name__}: {exc}"
