@@ -19,12 +19,7 @@ EMAIL = "new.user@example.com"
 def amc_env(
     recomamp_env: dict[str, str], amc_simulator: AmcSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
-    env = {
-        "AMC_API_URL": amc_simulator.base_url,
-        "AMC_TOKEN_URL": amc_simulator.token_url,
-        "AMC_CLIENT_ID": amc_simulator.client_id,
-        "AMC_CLIENT_SECRET": amc_simulator.client_secret,
-    }
+    env = amc_simulator.settings_env()
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return {**recomamp_env, **env}

@@ -138,12 +138,7 @@ def account(
     amc_simulator: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Account]:
-    env = {
-        "AMC_API_URL": amc_simulator.base_url,
-        "AMC_TOKEN_URL": amc_simulator.token_url,
-        "AMC_CLIENT_ID": amc_simulator.client_id,
-        "AMC_CLIENT_SECRET": amc_simulator.client_secret,
-    }
+    env = amc_simulator.settings_env()
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = load_settings()

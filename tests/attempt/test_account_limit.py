@@ -82,12 +82,7 @@ def test_an_account_s_instances_together_stay_within_its_limit_and_each_within_i
         clock=datetime.now(UTC),
         freeze_clock=True,
     )
-    env = {
-        "AMC_API_URL": simulator.base_url,
-        "AMC_TOKEN_URL": simulator.token_url,
-        "AMC_CLIENT_ID": simulator.client_id,
-        "AMC_CLIENT_SECRET": simulator.client_secret,
-    }
+    env = simulator.settings_env()
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = load_settings()

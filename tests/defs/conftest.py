@@ -42,10 +42,7 @@ def pipeline(
     tmp_path: Path,
 ) -> Iterator[Pipeline]:
     env = {
-        "AMC_API_URL": amc_simulator.base_url,
-        "AMC_TOKEN_URL": amc_simulator.token_url,
-        "AMC_CLIENT_ID": amc_simulator.client_id,
-        "AMC_CLIENT_SECRET": amc_simulator.client_secret,
+        **amc_simulator.settings_env(),
         "RECOMAMP_AMC_POLL_INITIAL_SECONDS": "0.2",
         "RECOMAMP_AMC_POLL_MAX_SECONDS": "0.5",
     }
