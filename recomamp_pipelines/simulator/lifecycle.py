@@ -99,7 +99,12 @@ class Lifecycle:
         records = [json.loads(r["record"]) for r in rows]
         running = 0
         for record in records:
-            if record["status"] == "RUNNING" and not self._advance_running(record, now):
+            if record["status"] != "RUNNING":
+                continue
+            if self._advance_running(record, now):
+                # Its account slot is free for the PENDING executions of this same tick.
+                account_running[account] -= 1
+            else:
                 running += 1
         for record in records:
             if record["status"] != "PENDING":
