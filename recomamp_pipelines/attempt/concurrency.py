@@ -16,11 +16,13 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from recomamp_pipelines.amc.client import AmcClient, PollPolicy
 from recomamp_pipelines.attempt import executions
 from recomamp_pipelines.attempt.lifecycle import AttemptRunner, AttemptTarget
 from recomamp_pipelines.attempt.owner import AmcOwner, OwnerClients, default_client_factory
+from recomamp_pipelines.db.sessions import Sessions
 from recomamp_pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class RunsAttempts:
         factory = self.client_factory or default_client_factory(self.settings)
         self.attempts = AttemptRunner(
             clients=OwnerClients(factory),
+            sessions=Sessions(self.database_url),
             results_root=self.settings.results_root,
             dagster_run_id=self.dagster_run_id,
             poll_policy=self.poll_policy,
@@ -67,16 +70,18 @@ class RunsAttempts:
         """Set to cancel the attempts in flight (what the Dagster run's interrupt does)."""
         return self.attempts.cancel_event
 
+    @property
+    def sessions(self) -> Sessions:
+        """The database sessions of this runner's attempts."""
+        return self.attempts.sessions
+
     def close(self) -> None:
         self.attempts.clients.close()
-
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.database_url, autocommit=True)
+        self.attempts.sessions.close()
 
 
 def run_side_by_side(
     runner: AttemptRunner,
-    database_url: str,
     items: Iterable[Item],
     run_one: Callable[[Item], Outcome],
     *,
@@ -91,9 +96,7 @@ def run_side_by_side(
     if not items:
         return
     stop = threading.Event()
-    beat = threading.Thread(
-        target=_heartbeat, args=(runner, database_url, stop), daemon=True, name="heartbeat"
-    )
+    beat = threading.Thread(target=_heartbeat, args=(runner, stop), daemon=True, name="heartbeat")
     beat.start()
     pool = ThreadPoolExecutor(
         max_workers=max(1, min(len(items), max_workers)), thread_name_prefix="attempt"
@@ -111,13 +114,13 @@ def run_side_by_side(
         beat.join(timeout=5)
 
 
-def _heartbeat(runner: AttemptRunner, database_url: str, stop: threading.Event) -> None:
+def _heartbeat(runner: AttemptRunner, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_SECONDS):
         ids = runner.in_flight()
         if not ids:
             continue
         try:
-            with psycopg.connect(database_url, autocommit=True) as conn:
+            with runner.sessions.connection() as conn:
                 executions.heartbeat(conn, ids)
-        except psycopg.Error as exc:
+        except (psycopg.Error, PoolTimeout) as exc:
             log.warning("could not record the heartbeat of %d attempts: %s", len(ids), exc)

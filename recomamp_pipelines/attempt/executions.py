@@ -225,17 +225,10 @@ def mark_lost(conn: psycopg.Connection, execution_id: uuid.UUID, reason: str) ->
     return row is not None
 
 
-def hold(conn: psycopg.Connection, execution_id: uuid.UUID) -> bool:
-    """Mark the attempt as worked on by this connection; False when another session holds it."""
-    row = conn.execute(load("lock_attempt"), {"execution_id": execution_id}).fetchone()
-    return bool(row and row[0])
-
-
-def let_go(conn: psycopg.Connection, execution_id: uuid.UUID) -> None:
-    """Let the attempt go, without hiding an error being handled if the connection is broken."""
-    if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        return
-    conn.execute(load("unlock_attempt"), {"execution_id": execution_id})
+def lock_key(execution_id: uuid.UUID) -> str:
+    """The advisory lock held by the process that works on the attempt, for as long as it does:
+    a slot whose attempt no session holds has lost its process (reclaim_gone_slot_holders)."""
+    return f"recomamp-attempt:{execution_id}"
 
 
 def reclaim_gone_slot_holders(

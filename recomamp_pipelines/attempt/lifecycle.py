@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from recomamp_pipelines.amc.client import InstanceClient, PollPolicy
 from recomamp_pipelines.amc.errors import (
@@ -44,6 +45,7 @@ from recomamp_pipelines.attempt.executions import AttemptKey, AttemptOwner, Atte
 from recomamp_pipelines.attempt.owner import AmcOwner, OwnerClients
 from recomamp_pipelines.attempt.request import AmcRequest
 from recomamp_pipelines.attempt.slots import HOLDER_SILENCE, release_slot, wait_for_slot
+from recomamp_pipelines.db.sessions import Sessions
 from recomamp_pipelines.quality.loaded_week import check_loaded_week
 from recomamp_pipelines.quality.outcomes import CheckOutcome
 from recomamp_pipelines.results.load import JsonValue, LoadedWeek, finish_load, load_into
@@ -178,6 +180,7 @@ class AttemptRunner:
     """Runs the attempts of one Dagster run (or command), each from its intent to its end."""
 
     clients: OwnerClients
+    sessions: Sessions
     results_root: Path | str
     dagster_run_id: str | None = None
     poll_policy: PollPolicy | None = None
@@ -196,30 +199,27 @@ class AttemptRunner:
 
     # --- one attempt --------------------------------------------------------------------------
 
-    def run(
-        self,
-        conn: psycopg.Connection,
-        target: AttemptTarget,
-        request: AmcRequest | None = None,
-    ) -> AttemptOutcome:
+    def run(self, target: AttemptTarget, request: AmcRequest | None = None) -> AttemptOutcome:
         """Run one attempt at `target`; never raises: every failure is recorded and returned.
 
-        `conn` is in autocommit mode and stays with the attempt until it ends; `request`, when
-        the caller rendered it already, is the target's.
+        The attempt borrows a connection from `sessions` for each of its steps and holds none
+        while it waits on AMC; `request`, when the caller rendered it already, is the target's.
         """
         if request is None:
             try:
-                request = target.request(conn, self.now())
+                with self.sessions.connection() as conn:
+                    request = target.request(conn, self.now())
             except (RenderError, ValueError) as exc:
-                return self._fail_unstarted(conn, target, f"cannot render the query: {exc}")
+                return self._fail_unstarted(target, f"cannot render the query: {exc}")
         try:
             # The owner's credentials first: a target that cannot reach AMC leaves no attempt.
             instance = self.clients.instance(target.owner)
-            attempt, resumed = self._take(conn, target, request, instance)
+            with self.sessions.connection() as conn:
+                attempt, resumed = self._take(conn, target, request, instance)
         except Exception as exc:
             log.exception("%s could not start", target.describe())
-            return self._fail_unstarted(conn, target, failure_of(exc).reason)
-        return self._drive(conn, target, request, instance, attempt, resumed)
+            return self._fail_unstarted(target, failure_of(exc).reason)
+        return self._drive(target, request, instance, attempt, resumed)
 
     def close_orphans(self, conn: psycopg.Connection, target: AttemptTarget, reason: str) -> int:
         """End every unfinished attempt at `target` (a run that died left them); how many."""
@@ -255,14 +255,14 @@ class AttemptRunner:
                 )
         if chosen is not None:
             adopted = executions.adopt(conn, chosen.id, self.dagster_run_id)
-            if adopted is not None and executions.hold(conn, adopted.id):
+            if adopted is not None and self.sessions.hold(executions.lock_key(adopted.id)):
                 return adopted, True
         with conn.transaction():
             row = executions.insert_intent(
                 conn, target.key, target.attempt_owner, request, self.dagster_run_id
             )
             target.started(conn, row.id, None)
-        executions.hold(conn, row.id)
+        self.sessions.hold(executions.lock_key(row.id))
         return row, False
 
     def _supersede(
@@ -286,7 +286,6 @@ class AttemptRunner:
 
     def _drive(
         self,
-        conn: psycopg.Connection,
         target: AttemptTarget,
         request: AmcRequest,
         instance: InstanceClient,
@@ -299,64 +298,68 @@ class AttemptRunner:
             self._in_flight.add(execution_id)
         try:
             if resumed:
-                target.started(conn, execution_id, amc_id)
+                with self.sessions.connection() as conn:
+                    target.started(conn, execution_id, amc_id)
             if amc_id is None and resumed:
-                found = self._find_lost_submission(conn, instance, request, attempt.created_at)
+                found = self._find_lost_submission(instance, request, attempt.created_at)
                 if found is not None:
-                    executions.record_submission(conn, execution_id, found)
+                    with self.sessions.connection() as conn:
+                        executions.record_submission(conn, execution_id, found)
                     amc_id = found.workflow_execution_id
             if amc_id is None:
-                amc_id = self._submit(conn, target, instance, request, execution_id)
-            target.started(conn, execution_id, amc_id)
+                amc_id = self._submit(target, instance, request, execution_id)
+            with self.sessions.connection() as conn:
+                target.started(conn, execution_id, amc_id)
             verb = "resumed" if resumed else "submitted"
             self._tell(target, f"{verb}: AMC execution {amc_id}")
-            final = self._poll(conn, target, instance, execution_id, amc_id)
-            release_slot(conn, execution_id)
+            final = self._poll(target, instance, execution_id, amc_id)
+            with self.sessions.connection() as conn:
+                release_slot(conn, execution_id)
             if final.status is not ProjectStatus.SUCCESS:
                 reason = final.error_message or f"AMC execution {amc_id} ended {final.amc_status}"
-                return self._end(
-                    conn,
-                    target,
-                    execution_id,
-                    _Failure(str(final.status), final.error_type or "AMC_FAILED", reason),
-                    amc_id=amc_id,
-                    resumed=resumed,
-                    execution=final,
-                )
-            return self._collect(conn, target, instance, execution_id, final, resumed)
+                with self.sessions.connection() as conn:
+                    return self._end(
+                        conn,
+                        target,
+                        execution_id,
+                        _Failure(str(final.status), final.error_type or "AMC_FAILED", reason),
+                        amc_id=amc_id,
+                        resumed=resumed,
+                        execution=final,
+                    )
+            return self._collect(target, instance, execution_id, final, resumed)
         except Exception as exc:
             failure = failure_of(exc)
             if failure.error_type == "PIPELINE":
                 log.exception("%s failed", target.describe())
             else:
                 log.warning("%s: %s", target.describe(), failure.reason)
-            return self._end(conn, target, execution_id, failure, amc_id=amc_id, resumed=resumed)
+            with self.sessions.connection() as conn:
+                return self._end(
+                    conn, target, execution_id, failure, amc_id=amc_id, resumed=resumed
+                )
         finally:
             with self._lock:
                 self._in_flight.discard(execution_id)
-            self._ensure_ended(conn, execution_id)
-            executions.let_go(conn, execution_id)
+            self._ensure_ended(execution_id)
+            self.sessions.let_go(executions.lock_key(execution_id))
 
-    def _ensure_ended(self, conn: psycopg.Connection, execution_id: uuid.UUID) -> None:
+    def _ensure_ended(self, execution_id: uuid.UUID) -> None:
         """Whatever stopped the attempt (an interrupt too), it does not stay PENDING/RUNNING."""
-        if conn.closed:
-            return
         try:
-            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                conn.rollback()
-            executions.end(
-                conn,
-                execution_id,
-                status="FAILED",
-                error_type="PIPELINE",
-                error="the attempt was stopped before it ended",
-            )
-        except psycopg.Error as exc:
+            with self.sessions.connection() as conn:
+                executions.end(
+                    conn,
+                    execution_id,
+                    status="FAILED",
+                    error_type="PIPELINE",
+                    error="the attempt was stopped before it ended",
+                )
+        except (psycopg.Error, PoolTimeout) as exc:
             log.warning("could not record the end of attempt %s: %s", execution_id, exc)
 
     def _find_lost_submission(
         self,
-        conn: psycopg.Connection,
         instance: InstanceClient,
         request: AmcRequest,
         intent_created_at: datetime,
@@ -377,9 +380,10 @@ class AttemptRunner:
             and candidate.amc_status != "CANCELLED"
             and _created_since(candidate, since)
         ]
-        taken = executions.recorded_amc_executions(
-            conn, [candidate.workflow_execution_id for candidate in candidates]
-        )
+        with self.sessions.connection() as conn:
+            taken = executions.recorded_amc_executions(
+                conn, [candidate.workflow_execution_id for candidate in candidates]
+            )
         for candidate in candidates:
             if candidate.workflow_execution_id not in taken:
                 log.info(
@@ -391,7 +395,6 @@ class AttemptRunner:
 
     def _submit(
         self,
-        conn: psycopg.Connection,
         target: AttemptTarget,
         instance: InstanceClient,
         request: AmcRequest,
@@ -399,7 +402,7 @@ class AttemptRunner:
     ) -> str:
         """Wait for a slot of the instance, then submit; AMC's execution id, recorded."""
         if not wait_for_slot(
-            conn,
+            self.sessions,
             target.attempt_owner.instance_row_id,
             execution_id,
             self.cancel_event,
@@ -412,7 +415,8 @@ class AttemptRunner:
             workflow_id=request.amc_workflow_id,
             parameter_values=request.rendered.parameter_values or None,
         )
-        executions.record_submission(conn, execution_id, execution)
+        with self.sessions.connection() as conn:
+            executions.record_submission(conn, execution_id, execution)
         return execution.workflow_execution_id
 
     def _tell(self, target: AttemptTarget, text: str) -> None:
@@ -421,7 +425,6 @@ class AttemptRunner:
 
     def _poll(
         self,
-        conn: psycopg.Connection,
         target: AttemptTarget,
         instance: InstanceClient,
         execution_id: uuid.UUID,
@@ -431,7 +434,8 @@ class AttemptRunner:
         started = time.monotonic()
 
         def on_poll(execution: AmcExecution) -> None:
-            executions.record_poll(conn, execution_id, execution, self.dagster_run_id)
+            with self.sessions.connection() as conn:
+                executions.record_poll(conn, execution_id, execution, self.dagster_run_id)
             status = str(execution.amc_status)
             if not last_status or last_status[-1] != status:
                 log.info("AMC execution %s is %s", amc_id, status)
@@ -449,7 +453,6 @@ class AttemptRunner:
 
     def _collect(
         self,
-        conn: psycopg.Connection,
         target: AttemptTarget,
         instance: InstanceClient,
         execution_id: uuid.UUID,
@@ -458,42 +461,59 @@ class AttemptRunner:
     ) -> AttemptOutcome:
         """Download, load, check and publish the result: one transaction, committed or not."""
         result_target = target.result_target()
-        previous = target.previous_weeks_stats(conn)
         amc_id = execution.workflow_execution_id
         with tempfile.TemporaryDirectory(prefix="recomamp-result-") as tmp:
             csv_path = Path(tmp) / "result.csv"
             instance.download_results(amc_id, csv_path)
-            week: LoadedWeek | None = None
-            published = False
-            try:
-                with conn.transaction() as transaction:
-                    week = load_into(
-                        conn,
-                        [csv_path],
-                        execution.output_columns,
-                        result_target,
-                        results_root=self.results_root,
-                    )
-                    checks = tuple(check_loaded_week(conn, week, previous_weeks_stats=previous))
-                    preview = loaded_preview(conn, week, PREVIEW_ROWS)
-                    blocking = [check for check in checks if check.blocks_publish]
-                    if blocking or week.drifts:
-                        raise psycopg.Rollback(transaction)
-                    executions.end(
-                        conn,
-                        execution_id,
-                        status=str(execution.status),
-                        execution=execution,
-                        rows=week.row_count,
-                        size=week.csv_bytes,
-                        preview=preview,
-                        location=str(week.parquet_path),
-                    )
-                    target.publish(conn, execution_id, execution, week)
-                    published = True
-            finally:
-                if week is not None:
-                    finish_load(conn, week, committed=published)
+            with self.sessions.connection() as conn:
+                return self._publish(
+                    conn, target, execution_id, execution, resumed, csv_path, result_target
+                )
+
+    def _publish(
+        self,
+        conn: psycopg.Connection,
+        target: AttemptTarget,
+        execution_id: uuid.UUID,
+        execution: AmcExecution,
+        resumed: bool,
+        csv_path: Path,
+        result_target: ResultTarget,
+    ) -> AttemptOutcome:
+        """Load, check and publish a downloaded result on one connection, in one transaction."""
+        amc_id = execution.workflow_execution_id
+        previous = target.previous_weeks_stats(conn)
+        week: LoadedWeek | None = None
+        published = False
+        try:
+            with conn.transaction() as transaction:
+                week = load_into(
+                    conn,
+                    [csv_path],
+                    execution.output_columns,
+                    result_target,
+                    results_root=self.results_root,
+                )
+                checks = tuple(check_loaded_week(conn, week, previous_weeks_stats=previous))
+                preview = loaded_preview(conn, week, PREVIEW_ROWS)
+                blocking = [check for check in checks if check.blocks_publish]
+                if blocking or week.drifts:
+                    raise psycopg.Rollback(transaction)
+                executions.end(
+                    conn,
+                    execution_id,
+                    status=str(execution.status),
+                    execution=execution,
+                    rows=week.row_count,
+                    size=week.csv_bytes,
+                    preview=preview,
+                    location=str(week.parquet_path),
+                )
+                target.publish(conn, execution_id, execution, week)
+                published = True
+        finally:
+            if week is not None:
+                finish_load(conn, week, committed=published)
         assert week is not None
         if not published:
             reason = "quality check failed: " + "; ".join(
@@ -570,12 +590,8 @@ class AttemptRunner:
             kept_previous_result=kept,
         )
 
-    def _fail_unstarted(
-        self, conn: psycopg.Connection, target: AttemptTarget, reason: str
-    ) -> AttemptOutcome:
-        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
-            conn.rollback()
-        with conn.transaction():
+    def _fail_unstarted(self, target: AttemptTarget, reason: str) -> AttemptOutcome:
+        with self.sessions.connection() as conn, conn.transaction():
             kept = target.fail(conn, None, reason, None)
         return AttemptOutcome(
             AttemptEnd.FAILED,

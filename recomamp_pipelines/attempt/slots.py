@@ -18,6 +18,7 @@ import psycopg
 
 from recomamp_pipelines.attempt import executions
 from recomamp_pipelines.attempt.queries import load
+from recomamp_pipelines.db.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ HOLDER_SILENCE = timedelta(seconds=90)
 
 
 def wait_for_slot(
-    conn: psycopg.Connection,
+    sessions: Sessions,
     instance_row_id: uuid.UUID,
     execution_id: uuid.UUID,
     cancelled: threading.Event,
@@ -37,12 +38,13 @@ def wait_for_slot(
 ) -> bool:
     """Hold one of the AMC instance's slots; False if cancelled first.
 
-    `conn` must be in autocommit mode, outside any transaction.
+    The wait holds no connection: each look borrows one, and the process's lock session says
+    when a slot was released anywhere.
     """
     args = {"instance_id": instance_row_id, "execution_id": execution_id}
-    conn.execute(load("listen_for_slots"))
-    try:
-        while True:
+    seen = sessions.announcements()
+    while True:
+        with sessions.connection() as conn:
             gone = executions.reclaim_gone_slot_holders(conn, instance_row_id, holder_silence)
             for holder in gone:
                 log.warning("reclaimed the AMC slot of attempt %s: its process is gone", holder)
@@ -50,16 +52,11 @@ def wait_for_slot(
             if row is not None and row[0] is not None:
                 return True
             conn.execute(load("keep_waiting"), args)
-            if cancelled.is_set():
-                return False
-            for _ in conn.notifies(timeout=SLOT_LOOK_SECONDS, stop_after=1):
-                pass
-            if cancelled.is_set():
-                return False
-    finally:
-        # Not on a broken connection: the error being handled says more.
-        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            conn.execute(load("unlisten_for_slots"))
+        if cancelled.is_set():
+            return False
+        seen = sessions.wait_for_announcement(seen, SLOT_LOOK_SECONDS)
+        if cancelled.is_set():
+            return False
 
 
 def release_slot(conn: psycopg.Connection, execution_id: uuid.UUID) -> None:

@@ -174,7 +174,7 @@ class ScheduleRunner(RunsAttempts):
 
     def run_claims(self, refs: Iterable[ClaimRef]) -> Iterator[ScheduleRunOutcome]:
         """Serve claims concurrently; yield each outcome as it ends."""
-        side_by_side = run_side_by_side(self.attempts, self.database_url, refs, self.run_claim)
+        side_by_side = run_side_by_side(self.attempts, refs, self.run_claim)
         try:
             for future, _ in side_by_side:
                 yield future.result()
@@ -183,16 +183,16 @@ class ScheduleRunner(RunsAttempts):
 
     def run_claim(self, ref: ClaimRef) -> ScheduleRunOutcome:
         """Serve one claimed tick; every failure is recorded and returned, never raised."""
-        with self.connect() as conn:
+        with self.sessions.connection() as conn:
             taken = take_claim(conn, ref, self.dagster_run_id, self.now())
-            if taken is None:
-                return ScheduleRunOutcome(
-                    ref, NOT_TAKEN, "served by another run, or handed to a newer attempt"
-                )
-            if taken.status != "RUNNING":
-                return self._outcome(taken, taken.status, taken.message)
-            target = ScheduleRun(taken, self.settings.week_start_day, self.now)
-            attempt = self.attempts.run(conn, target)
+        if taken is None:
+            return ScheduleRunOutcome(
+                ref, NOT_TAKEN, "served by another run, or handed to a newer attempt"
+            )
+        if taken.status != "RUNNING":
+            return self._outcome(taken, taken.status, taken.message)
+        target = ScheduleRun(taken, self.settings.week_start_day, self.now)
+        attempt = self.attempts.run(target)
         published = attempt.published
         if attempt.end is AttemptEnd.PUBLISHED and published is not None:
             return self._outcome(

@@ -1,6 +1,6 @@
 """Weeks of one collection: each an AMC attempt at a collection week, run side by side.
 
-A week is held by the connection that runs it (another run of the same week leaves it alone),
+A week is held by the process that runs it (another run of the same week leaves it alone),
 reused without any AMC call when it is already published with the same query and window (and
 no refresh is asked for), and otherwise run as one attempt (`attempt.lifecycle`), whose target,
 `CollectionWeek`, records the week's row: RUNNING with its attempt, SUCCESS with its result in
@@ -10,6 +10,7 @@ Attempts that a run which died left at the week are adopted, or closed when the 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from psycopg_pool import PoolTimeout
 
 from recomamp_pipelines.amc.models import AmcExecution
 from recomamp_pipelines.attempt.concurrency import RunsAttempts, run_side_by_side
@@ -32,12 +34,15 @@ from recomamp_pipelines.attempt.owner import AmcOwner
 from recomamp_pipelines.attempt.request import AmcRequest, QuerySource, render_request
 from recomamp_pipelines.collections.context import CollectionContext
 from recomamp_pipelines.collections.registration import ensure_week_row
+from recomamp_pipelines.db.sessions import LockSessionError
 from recomamp_pipelines.quality.outcomes import CheckOutcome
 from recomamp_pipelines.results.load import LoadedWeek
 from recomamp_pipelines.results.summary_stats import WeekSummary, collection_report_metadata
 from recomamp_pipelines.results.target import ResultTarget
 from recomamp_pipelines.runs.queries import load
 from recomamp_pipelines.weeks.calendar import Week, amc_window, weeks_overlapping
+
+log = logging.getLogger(__name__)
 
 ORPHAN_CLOSED = (
     "left unfinished by a run that died; the week's published result (same query and window) "
@@ -238,11 +243,30 @@ class WeekRunner(RunsAttempts):
         )
         if refusal:
             return WeekOutcome(week, OutcomeKind.REFUSED, refusal)
+        lock_key = self.week_lock_key(week)
+        try:
+            if not self.sessions.hold(lock_key):
+                return WeekOutcome(week, OutcomeKind.REFUSED, self._held_elsewhere(week))
+        except (psycopg.Error, LockSessionError) as exc:
+            return WeekOutcome(
+                week, OutcomeKind.FAILED, f"the database could not be reached to hold it: {exc}"
+            )
+        try:
+            return self._run_held_week(week)
+        except (psycopg.Error, PoolTimeout) as exc:
+            # The database went away between the attempt's steps; the week is run again later.
+            log.warning("%s: %s", self.target(week).describe(), exc)
+            return WeekOutcome(week, OutcomeKind.FAILED, f"the database failed: {exc}")
+        finally:
+            self.sessions.let_go(lock_key)
+
+    def week_lock_key(self, week: Week) -> str:
+        """The advisory lock held by the process that runs the week (see weeks_to_retry.sql)."""
+        return f"recomamp-week:{self.collection.collection_id}:{week.start_date.isoformat()}"
+
+    def _run_held_week(self, week: Week) -> WeekOutcome:
         target = self.target(week)
-        with self.connect() as conn:
-            busy = self._lock_week(conn, week)
-            if busy:
-                return WeekOutcome(week, OutcomeKind.REFUSED, busy)
+        with self.sessions.connection() as conn:
             self._ensure_week_row(conn, week)
             try:
                 request: AmcRequest | None = target.request(conn, self.now())
@@ -260,7 +284,7 @@ class WeekRunner(RunsAttempts):
                 if closed:
                     message += f"; {closed} unfinished attempt(s) of a run that died closed"
                 return WeekOutcome(week, OutcomeKind.REUSED, message)
-            return WeekOutcome.of_attempt(week, self.attempts.run(conn, target, request))
+        return WeekOutcome.of_attempt(week, self.attempts.run(target, request))
 
     def _published_as(
         self, conn: psycopg.Connection, target: CollectionWeek, request: AmcRequest | None
@@ -290,13 +314,9 @@ class WeekRunner(RunsAttempts):
             },
         )
 
-    def _lock_week(self, conn: psycopg.Connection, week: Week) -> str | None:
-        """Hold the week for this run (until `conn` closes), or say which run holds it."""
-        lock_key = f"recomamp-week:{self.collection.collection_id}:{week.start_date.isoformat()}"
-        with conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(load("lock_week"), {"lock_key": lock_key}).fetchone()
-            if row is not None and row["is_locked"]:
-                return None
+    def _held_elsewhere(self, week: Week) -> str:
+        """Which run holds the week that this run found held."""
+        with self.sessions.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             holder = cur.execute(
                 load("week_run_in_flight"),
                 {
@@ -321,7 +341,7 @@ class WeekRunner(RunsAttempts):
     def run_weeks(self, weeks: Iterable[Week]) -> Iterator[WeekOutcome]:
         """Run weeks concurrently (AMC's slots bound what is in flight); yield as each ends."""
         went_past_refusal = False
-        side_by_side = run_side_by_side(self.attempts, self.database_url, weeks, self.run_week)
+        side_by_side = run_side_by_side(self.attempts, weeks, self.run_week)
         try:
             for future, _ in side_by_side:
                 outcome = future.result()
@@ -339,7 +359,7 @@ class WeekRunner(RunsAttempts):
 
     def update_collection(self) -> None:
         """Recompute the collection's report_metadata and, when it is done, complete it."""
-        with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self.sessions.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(
                 load("collection_weeks"), {"collection_id": self.collection.collection_id}
             ).fetchall()

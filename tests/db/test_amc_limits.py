@@ -16,6 +16,7 @@ from psycopg import errors
 
 from recomamp_pipelines.attempt.slots import wait_for_slot
 from recomamp_pipelines.db.migrations import upgrade
+from recomamp_pipelines.db.sessions import Sessions
 from tests.db.conftest import Tenants
 from tests.db.helpers import MIGRATIONS_DIR, Tenant, add_user, add_workflow, one
 
@@ -249,8 +250,11 @@ def test_the_pipelines_slot_wait_shares_the_instance_across_users(
     got: list[bool] = []
 
     def wait() -> None:
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            got.append(wait_for_slot(conn, b_row, waiting, threading.Event()))
+        sessions = Sessions(db_url)
+        try:
+            got.append(wait_for_slot(sessions, b_row, waiting, threading.Event()))
+        finally:
+            sessions.close()
 
     waiter = threading.Thread(target=wait)
     waiter.start()

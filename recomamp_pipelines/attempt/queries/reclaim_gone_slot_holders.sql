@@ -1,5 +1,5 @@
 -- Attempts holding a slot of the instance's account whose process is gone: no heartbeat for `silence`
--- and no session holding the attempt's lock (lock_attempt). They end FAILED (ABANDONED), AMC's
+-- and no session holding the attempt's lock (executions.lock_key). They end FAILED (ABANDONED), AMC's
 -- execution id kept so that the next run of their week or schedule run collects it, and the
 -- trigger on their status frees their slots for the waiter that found them. The collection week
 -- such an attempt was running ends FAILED with it, saying so: no week stays RUNNING with nobody

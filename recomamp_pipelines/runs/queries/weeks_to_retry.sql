@@ -1,5 +1,5 @@
 -- The weeks `retry-failed` runs: FAILED ones, and the ones whose attempt died (left RUNNING, or
--- with an unfinished attempt, while no session holds the week: see lock_week).
+-- with an unfinished attempt, while no session holds the week: see WeekRunner.week_lock_key).
 select wk.week_start_date, wk.status
 from report_data_weeks as wk
 where wk.collection_id = %(collection_id)s

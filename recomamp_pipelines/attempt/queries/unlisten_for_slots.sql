@@ -1,1 +1,0 @@
-unlisten amc_instance_slots
