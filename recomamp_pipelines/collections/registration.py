@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -35,42 +37,84 @@ def collection_partition_key(collection_id: uuid.UUID, name: str) -> str:
     return f"{slug or 'collection'}-{collection_id.hex[:12]}"
 
 
+#: Collections registered per transaction (and per statement of weeks).
+REGISTRATION_BATCH = 200
+
+
 def register_collections(
-    conn: psycopg.Connection, week_start_day: int
+    conn: psycopg.Connection, week_start_day: int, *, batch: int = REGISTRATION_BATCH
 ) -> list[CollectionRegistration]:
-    """Register new collections and changed ranges; each collection in its own transaction."""
+    """Register new collections and changed ranges, `batch` collections per transaction.
+
+    Each transaction writes the weeks of all its collections in three statements, so that a
+    first registration of 1,000 collections costs a few round trips, not thousands.
+    """
     registered: list[CollectionRegistration] = []
     while True:
         with conn.transaction():
             with conn.cursor(row_factory=dict_row) as cur:
-                row = cur.execute(load("collections_to_register")).fetchone()
-            if row is None:
+                rows = cur.execute(load("collections_to_register"), {"batch": batch}).fetchall()
+            if not rows:
                 return registered
-            collection_id, partition_key = row["id"], row["partition_key"]
-            weeks = weeks_overlapping(row["start_date"], row["end_date"], week_start_day)
-            key = partition_key or collection_partition_key(collection_id, row["name"])
-            conn.execute(
-                load("ensure_weeks"),
-                {
-                    "collection_id": collection_id,
-                    "week_start_dates": [week.start_date for week in weeks],
-                    "week_end_dates": [week.end_date for week in weeks],
-                    "week_numbers": list(range(1, len(weeks) + 1)),
-                },
-            )
-            conn.execute(
-                load("remove_pending_weeks_outside"),
-                {
-                    "collection_id": collection_id,
-                    "week_start_dates": [week.start_date for week in weeks],
-                },
-            )
-            conn.execute(
-                load("mark_registered"), {"collection_id": collection_id, "partition_key": key}
-            )
-            registered.append(
-                CollectionRegistration(collection_id, key, len(weeks), partition_key is None)
-            )
+            weeks = _RegisteredWeeks()
+            for row in rows:
+                collection_id, partition_key = row["id"], row["partition_key"]
+                key = partition_key or collection_partition_key(collection_id, row["name"])
+                count = weeks.add(
+                    collection_id,
+                    key,
+                    weeks_overlapping(row["start_date"], row["end_date"], week_start_day),
+                )
+                registered.append(
+                    CollectionRegistration(collection_id, key, count, partition_key is None)
+                )
+            conn.execute(load("ensure_weeks"), weeks.rows())
+            conn.execute(load("remove_pending_weeks_outside"), weeks.kept())
+            conn.execute(load("mark_registered"), weeks.keys())
+
+
+@dataclass
+class _RegisteredWeeks:
+    """The weeks of one batch of collections, as the arrays its statements take."""
+
+    collection_ids: list[uuid.UUID] = field(default_factory=list)
+    partition_keys: list[str] = field(default_factory=list)
+    first_dates: list[date | None] = field(default_factory=list)
+    last_dates: list[date | None] = field(default_factory=list)
+    week_collection_ids: list[uuid.UUID] = field(default_factory=list)
+    start_dates: list[date] = field(default_factory=list)
+    end_dates: list[date] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+
+    def add(self, collection_id: uuid.UUID, partition_key: str, weeks: list[Week]) -> int:
+        self.collection_ids.append(collection_id)
+        self.partition_keys.append(partition_key)
+        self.first_dates.append(weeks[0].start_date if weeks else None)
+        self.last_dates.append(weeks[-1].start_date if weeks else None)
+        for number, week in enumerate(weeks, start=1):
+            self.week_collection_ids.append(collection_id)
+            self.start_dates.append(week.start_date)
+            self.end_dates.append(week.end_date)
+            self.numbers.append(number)
+        return len(weeks)
+
+    def rows(self) -> dict[str, list[Any]]:
+        return {
+            "collection_ids": self.week_collection_ids,
+            "week_start_dates": self.start_dates,
+            "week_end_dates": self.end_dates,
+            "week_numbers": self.numbers,
+        }
+
+    def kept(self) -> dict[str, list[Any]]:
+        return {
+            "collection_ids": self.collection_ids,
+            "first_week_start_dates": self.first_dates,
+            "last_week_start_dates": self.last_dates,
+        }
+
+    def keys(self) -> dict[str, list[Any]]:
+        return {"collection_ids": self.collection_ids, "partition_keys": self.partition_keys}
 
 
 def registered_partition_keys(conn: psycopg.Connection) -> set[str]:

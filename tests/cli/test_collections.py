@@ -13,6 +13,7 @@ from recomamp_pipelines.collections.registration import register_collections
 from recomamp_pipelines.crypto import TokenCipher
 from recomamp_pipelines.sample.account import load_sample_account, sample_users
 from recomamp_pipelines.settings import load_settings
+from recomamp_pipelines.weeks.calendar import weeks_overlapping
 
 runner = CliRunner()
 USER = "ana.analyst@example.com"
@@ -186,3 +187,27 @@ def test_a_changed_range_adds_and_removes_only_pending_weeks(account: str) -> No
     assert first_week + timedelta(days=7) not in weeks  # dropped: it was only PENDING
     assert weeks[-1] == end + timedelta(days=1)  # the added week (ranges end on Sundays)
     assert total == (len(weeks),)
+
+
+def test_registration_in_batches_registers_every_collection_once(account: str) -> None:
+    with psycopg.connect(account, autocommit=True) as conn:
+        collections = conn.execute(
+            "select id, start_date, end_date from report_data_collections"
+        ).fetchall()
+        assert len(collections) >= 3, "the sample account needs collections for three batches"
+        registered = register_collections(conn, 0, batch=2)
+        again = register_collections(conn, 0, batch=2)
+        rows = conn.execute(
+            "select c.id, c.partition_key, c.total_weeks, count(w.id), min(w.week_start_date), "
+            "max(w.week_start_date) from report_data_collections as c "
+            "left join report_data_weeks as w on w.collection_id = c.id group by c.id"
+        ).fetchall()
+    assert sorted(r.collection_id for r in registered) == sorted(c[0] for c in collections)
+    assert again == []
+    by_id = {r.collection_id: r for r in registered}
+    ranges = {c[0]: weeks_overlapping(c[1], c[2], 0) for c in collections}
+    for collection_id, key, total, count, first, last in rows:
+        weeks = ranges[collection_id]
+        assert key == by_id[collection_id].partition_key
+        assert total == count == len(weeks) == by_id[collection_id].week_count
+        assert (first, last) == (weeks[0].start_date, weeks[-1].start_date)

@@ -225,8 +225,14 @@ def test_helm_values_carry_the_production_limits() -> None:
     assert queued["maxConcurrentRuns"] == runs["max_concurrent_runs"]
     assert queued["tagConcurrencyLimits"] == runs["tag_concurrency_limits"]
     monitoring = production["run_monitoring"]
-    assert daemon["runMonitoring"]["enabled"] is True
-    assert daemon["runMonitoring"]["startTimeoutSeconds"] == monitoring["start_timeout_seconds"]
+    # The whole block is appended to the chart's dagster.yaml, which renders no max run time.
+    assert daemon["runMonitoring"]["enabled"] is False
+    appended = _yaml("deploy/helm/values.yaml")["additionalInstanceConfig"]["run_monitoring"]
+    assert appended["enabled"] is True
+    for key in ("start_timeout_seconds", "cancel_timeout_seconds", "max_runtime_seconds"):
+        assert appended[key] == monitoring[key], key
+    assert appended["max_runtime_seconds"] == 86400
+    assert appended["max_resume_run_attempts"] > 0  # the K8sRunLauncher resumes lost pods
     retries = production["run_retries"]
     assert daemon["runRetries"] == {
         "enabled": True,

@@ -86,14 +86,21 @@ def test_asset_page_shows_passed_week_checks_and_the_preview_table(
 
     page.goto(f"{webserver}{ASSET_PATH}?view=checks", wait_until="networkidle")
     page.get_by_text("This is a blocking asset check.").wait_for(timeout=60_000)
-    lines = page.locator("body").inner_text().splitlines()
-    # The checks list: each check's name (twice: link and label), then its latest status.
-    listed = {
-        lines[i]: lines[i + 2]
-        for i in range(len(lines) - 2)
-        if lines[i] in expected and lines[i + 1] == lines[i]
-    }
-    assert listed == expected
+
+    def listed() -> dict[str, str]:
+        # The checks list: each check's name (twice: link and label), then its latest status.
+        lines = page.locator("body").inner_text().splitlines()
+        return {
+            lines[i]: lines[i + 2]
+            for i in range(len(lines) - 2)
+            if lines[i] in expected and lines[i + 1] == lines[i]
+        }
+
+    # The list draws its rows as their statuses arrive, after the selected check's panel.
+    deadline = time.monotonic() + 60
+    while (shown := listed()) != expected and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert shown == expected
 
     page.goto(f"{webserver}{ASSET_PATH}?view=events", wait_until="networkidle")
     page.get_by_text("summary_stats").first.wait_for(timeout=60_000)
