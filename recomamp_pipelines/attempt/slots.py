@@ -42,21 +42,21 @@ def wait_for_slot(
     when a slot was released anywhere.
     """
     args = {"instance_id": instance_row_id, "execution_id": execution_id}
-    seen = sessions.announcements()
-    while True:
-        with sessions.connection() as conn:
-            gone = executions.reclaim_gone_slot_holders(conn, instance_row_id, holder_silence)
-            for holder in gone:
-                log.warning("reclaimed the AMC slot of attempt %s: its process is gone", holder)
-            row = conn.execute(load("claim_slot"), args).fetchone()
-            if row is not None and row[0] is not None:
-                return True
-            conn.execute(load("keep_waiting"), args)
-        if cancelled.is_set():
-            return False
-        seen = sessions.wait_for_announcement(seen, SLOT_LOOK_SECONDS)
-        if cancelled.is_set():
-            return False
+    with sessions.slot_announcements() as released:
+        while True:
+            with sessions.connection() as conn:
+                gone = executions.reclaim_gone_slot_holders(conn, instance_row_id, holder_silence)
+                for holder in gone:
+                    log.warning("reclaimed the AMC slot of attempt %s: its process is gone", holder)
+                row = conn.execute(load("claim_slot"), args).fetchone()
+                if row is not None and row[0] is not None:
+                    return True
+                conn.execute(load("keep_waiting"), args)
+            if cancelled.is_set():
+                return False
+            released.wait(SLOT_LOOK_SECONDS)
+            if cancelled.is_set():
+                return False
 
 
 def release_slot(conn: psycopg.Connection, execution_id: uuid.UUID) -> None:

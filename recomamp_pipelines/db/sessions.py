@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 POOL_SIZE = 3
 #: How long a statement may wait for a pooled connection (a long load holds one meanwhile).
 POOL_WAIT_SECONDS = 600.0
-#: How often the lock session looks for work and announcements.
+#: While some attempt waits for a slot: how often the lock session looks for work between
+#: listening for announcements. Otherwise it answers at once.
 SESSION_TICK_SECONDS = 0.05
+#: How long the idle lock session waits for work before it checks that its connection lives.
+SESSION_IDLE_SECONDS = 1.0
 #: Channel on which released AMC slots are announced (see claim_amc_instance_slot).
 SLOT_CHANNEL = "amc_instance_slots"
 
@@ -98,14 +101,12 @@ class Sessions:
         if session is not None:
             session.let_go(key)
 
-    def wait_for_announcement(self, seen: int, timeout: float) -> int:
-        """Wait until a slot is announced released after announcement number `seen`, or timeout;
-        the newest announcement number."""
-        return self._lock_session().wait_for_announcement(seen, timeout)
-
-    def announcements(self) -> int:
-        """The number of slot announcements seen so far; from its return, none is missed."""
-        return self._lock_session().announcements()
+    @contextmanager
+    def slot_announcements(self) -> Iterator[Announcements]:
+        """Listen for released AMC slots for the block; none announced inside it is missed."""
+        session = self._lock_session()
+        with session.listening():
+            yield Announcements(session)
 
     def _lock_session(self) -> _LockSession:
         with self._session_lock:
@@ -122,6 +123,21 @@ class Sessions:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+
+
+class Announcements:
+    """Released AMC slots, as the lock session hears them."""
+
+    def __init__(self, session: _LockSession) -> None:
+        self._session = session
+        self.seen = session.announcements()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until a slot is announced released since the last wait, or `timeout`; whether
+        one was."""
+        newest = self._session.wait_for_announcement(self.seen, timeout)
+        announced, self.seen = newest != self.seen, newest
+        return announced
 
 
 def _reset(conn: psycopg.Connection[Any]) -> None:
@@ -142,6 +158,8 @@ class _LockSession:
         self._held: set[str] = set()
         self._announced = 0
         self._announcement = threading.Condition()
+        self._listeners = 0
+        self._listeners_lock = threading.Lock()
         self._stop = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
         self._thread = threading.Thread(
@@ -173,8 +191,18 @@ class _LockSession:
             # A broken session has released everything already.
             log.warning("could not release lock %s: %s", key, exc)
 
+    @contextmanager
+    def listening(self) -> Iterator[None]:
+        with self._listeners_lock:
+            self._listeners += 1
+        try:
+            self._ask(lambda conn: None)  # the session is connected and listens from here on
+            yield
+        finally:
+            with self._listeners_lock:
+                self._listeners -= 1
+
     def announcements(self) -> int:
-        self._ask(lambda conn: None)  # listening from here on
         with self._announcement:
             return self._announced
 
@@ -201,9 +229,20 @@ class _LockSession:
             while not self._stop.is_set():
                 try:
                     conn = self._connected()
-                    self._answer(conn)
-                    for _ in conn.notifies(timeout=SESSION_TICK_SECONDS, stop_after=1):
-                        self._announce()
+                    if self._listeners:
+                        self._answer(conn)
+                        for _ in conn.notifies(timeout=SESSION_TICK_SECONDS, stop_after=1):
+                            self._announce()
+                    else:
+                        # Nobody waits for a slot: answer each request as it comes.
+                        try:
+                            first = self._requests.get(timeout=SESSION_IDLE_SECONDS)
+                        except queue.Empty:
+                            if self._held:
+                                # A lost connection is found, and its locks taken again, now.
+                                conn.execute("select 1")
+                            continue
+                        self._answer(conn, first)
                 except psycopg.OperationalError as exc:
                     self._lost(exc)
         finally:
@@ -231,12 +270,16 @@ class _LockSession:
         self._announce()
         return conn
 
-    def _answer(self, conn: psycopg.Connection[Any]) -> None:
+    def _answer(self, conn: psycopg.Connection[Any], first: _Request | None = None) -> None:
+        """Answer `first` and every request waiting."""
         while True:
-            try:
-                request, future = self._requests.get_nowait()
-            except queue.Empty:
-                return
+            if first is not None:
+                (request, future), first = first, None
+            else:
+                try:
+                    request, future = self._requests.get_nowait()
+                except queue.Empty:
+                    return
             if not future.set_running_or_notify_cancel():
                 continue
             try:

@@ -96,13 +96,13 @@ def test_locks_are_taken_again_when_the_lock_session_breaks(
 def test_a_released_slot_wakes_the_waiters_of_the_process(
     db_conn: psycopg.Connection[Any], sessions: Sessions
 ) -> None:
-    seen = sessions.announcements()
-    started = time.monotonic()
-    db_conn.execute("notify amc_instance_slots, 'any'")
-    newest = sessions.wait_for_announcement(seen, timeout=10)
-    assert newest > seen
-    assert time.monotonic() - started < 5
-    # Nothing announced: the wait ends at its timeout.
-    started = time.monotonic()
-    assert sessions.wait_for_announcement(newest, timeout=0.3) == newest
-    assert time.monotonic() - started >= 0.3
+    with sessions.slot_announcements() as released:
+        started = time.monotonic()
+        db_conn.execute("notify amc_instance_slots, 'any'")
+        assert released.wait(timeout=10) is True
+        assert time.monotonic() - started < 5
+        # Nothing announced since: the wait ends at its timeout.
+        started = time.monotonic()
+        assert released.wait(timeout=0.3) is False
+        assert time.monotonic() - started >= 0.3
+
