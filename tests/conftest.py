@@ -24,6 +24,17 @@ if (Path(__file__).parent / "fixtures" / "amc_simulator.py").exists():
     pytest_plugins.append("tests.fixtures.amc_simulator")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules of long tests (marked slow or scale) first, so that the workers pick them up
+    at the start and end together, instead of one running a long test alone at the end."""
+    long = {
+        item.nodeid.split("::", 1)[0]
+        for item in items
+        if item.get_closest_marker("slow") or item.get_closest_marker("scale")
+    }
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in long)
+
+
 def with_database(url: str, database: str) -> str:
     """The same server URL, pointing at another database."""
     parts = urlsplit(url)

@@ -26,6 +26,7 @@ def run_demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_demo_backfills_the_sample_account_and_is_safe_to_run_again(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

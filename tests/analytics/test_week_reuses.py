@@ -25,6 +25,7 @@ def backfill(collection_id: Any) -> str:
     return result.output
 
 
+@pytest.mark.slow
 def test_a_second_backfill_shows_its_weeks_as_reused_in_execution_reliability(
     pipeline: Pipeline,
 ) -> None:
@@ -92,6 +93,7 @@ def test_a_second_backfill_shows_its_weeks_as_reused_in_execution_reliability(
             assert theirs is not None and theirs["n"] == 0
 
 
+@pytest.mark.slow
 def test_a_refresh_is_not_a_reuse(pipeline: Pipeline) -> None:
     collection = pipeline.collection("Sponsored ads weekly")
     backfill(collection.collection_id)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import psycopg
+import pytest
 
 from recomamp_pipelines.attempt import executions
 from recomamp_pipelines.attempt.executions import AttemptKey, AttemptOwner
@@ -54,6 +55,7 @@ def test_a_rerun_without_refresh_closes_what_a_killed_refresh_left(
     assert {row["status"] for row in account.weeks(collection_id).values()} == {"SUCCESS"}
 
 
+@pytest.mark.slow
 def test_a_slot_whose_holder_was_killed_is_reclaimed_by_the_next_waiter(
     account: Account, start_weeks: Callable[..., WeeksProcess]
 ) -> None:

@@ -194,9 +194,9 @@ def test_registration_in_batches_registers_every_collection_once(account: str) -
         collections = conn.execute(
             "select id, start_date, end_date from report_data_collections"
         ).fetchall()
-        assert len(collections) >= 3, "the sample account needs collections for three batches"
-        registered = register_collections(conn, 0, batch=2)
-        again = register_collections(conn, 0, batch=2)
+        assert len(collections) >= 2, "the sample account needs collections for two batches"
+        registered = register_collections(conn, 0, batch=1)
+        again = register_collections(conn, 0, batch=1)
         rows = conn.execute(
             "select c.id, c.partition_key, c.total_weeks, count(w.id), min(w.week_start_date), "
             "max(w.week_start_date) from report_data_collections as c "

@@ -33,6 +33,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
     stop_embedded(home / "pgdata")
 
 
+@pytest.mark.slow
 def test_upgrade_starts_the_embedded_server_and_it_keeps_running_until_stop(home: Path) -> None:
     first = run_recomamp(home, "db", "upgrade")
     assert first.returncode == 0, first.stderr

@@ -105,4 +105,3 @@ def test_a_released_slot_wakes_the_waiters_of_the_process(
         started = time.monotonic()
         assert released.wait(timeout=0.3) is False
         assert time.monotonic() - started >= 0.3
-

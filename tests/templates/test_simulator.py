@@ -173,6 +173,7 @@ def declared(template: OfficialTemplate) -> list[tuple[str, str]]:
     return [(c.name, c.type) for c in template.output_columns]
 
 
+@pytest.mark.slow
 def test_every_template_returns_rows_on_the_weeks_most_at_risk(
     instances: list[InstanceClient], subscribed: InstanceClient
 ) -> None:

@@ -14,5 +14,5 @@ where wk.collection_id = covered.collection_id
         covered.first_week_start_date is null
         or wk.week_start_date < covered.first_week_start_date
         or wk.week_start_date > covered.last_week_start_date
-        or (wk.week_start_date - covered.first_week_start_date) % 7 <> 0
+        or mod(wk.week_start_date - covered.first_week_start_date, 7) <> 0
     )

@@ -73,6 +73,7 @@ def sample(amc: httpx.Client, db: psycopg.Connection, seen: Observed) -> None:
     seen.samples += 1
 
 
+@pytest.mark.slow
 def test_two_backfills_share_the_instance_slots(sim: Pipeline, tmp_path: Path) -> None:
     dsp = sim.collection(DSP)
     # A second collection of the same owner on the same AMC instance, over the same weeks, of a
@@ -133,6 +134,7 @@ def test_two_backfills_share_the_instance_slots(sim: Pipeline, tmp_path: Path) -
     assert sorted(submitted.values()) == [1] * 4, submitted
 
 
+@pytest.mark.slow
 def test_a_second_backfill_of_the_same_weeks_leaves_them_to_the_first(
     sim: Pipeline, tmp_path: Path
 ) -> None:

@@ -157,6 +157,7 @@ def wait_until(
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_terminating_a_launched_run_cancels_its_amc_execution_and_fails_the_week(
     sim: Pipeline,
 ) -> None:
