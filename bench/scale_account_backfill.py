@@ -116,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 allowed = 0
                 per_instance_max: Counter[str] = Counter()
                 started = time.monotonic()
+                next_line = 0.0
                 ended: float | None = None
                 # One connection, opened before the backfills take theirs.
                 with (
@@ -139,6 +140,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         ours, server, allowed = sampler.execute(CONNECTIONS).fetchone()  # type: ignore[misc]
                         connections_max = max(connections_max, ours)
                         server_max = max(server_max, server)
+                        elapsed = time.monotonic() - started
+                        if elapsed >= next_line:
+                            print(
+                                f"  {elapsed:5.0f} s: AMC RUNNING {running}, PENDING "
+                                f"{int(statuses.get('PENDING', 0))}, SUCCEEDED "
+                                f"{int(statuses.get('SUCCEEDED', 0))}; weeks SUCCESS {done}; "
+                                f"load {os.getloadavg()[0]:.1f}",
+                                flush=True,
+                            )
+                            next_line += 10.0
                         if done == args.weeks:
                             ended = time.monotonic()
                             break

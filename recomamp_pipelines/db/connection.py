@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -89,5 +90,10 @@ def dagster_storage_url(url: str) -> str:
 
 
 def ensure_dagster_schema(url: str) -> None:
-    with connect(url, autocommit=True) as conn:
+    """The schema of Dagster's storage. Processes started together may all create it: `if not
+    exists` does not stop two at once from colliding, so the one that loses finds it there."""
+    with (
+        connect(url, autocommit=True) as conn,
+        contextlib.suppress(psycopg.errors.UniqueViolation),
+    ):
         conn.execute(f"create schema if not exists {DAGSTER_SCHEMA}")

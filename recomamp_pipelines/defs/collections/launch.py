@@ -28,6 +28,7 @@ from recomamp_pipelines.db.connection import connect, database_url
 from recomamp_pipelines.defs.collections.assets import AMC_EXECUTION_CHECK, REFRESH_TAG
 from recomamp_pipelines.defs.collections.partitions import COLLECTIONS_PARTITIONS_NAME
 from recomamp_pipelines.defs.collections.runs import runs_in_flight
+from recomamp_pipelines.defs.collections.sql import load
 from recomamp_pipelines.defs.dagster_private import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -126,7 +127,7 @@ def run_backfill(
 
     if instance is None:
         os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings, url))
-        instance = dg.DagsterInstance.get()
+        instance = _open_instance(url)
     key = _partition_key(url, collection)
     if not instance.has_dynamic_partition(COLLECTIONS_PARTITIONS_NAME, key):
         instance.add_dynamic_partitions(COLLECTIONS_PARTITIONS_NAME, [key])
@@ -232,6 +233,25 @@ def _partition_key(url: str, collection: CollectionContext) -> str:
         raise BackfillRequestError(f"collection {collection.name!r} is not registered")
     key: str = row[0]
     return key
+
+
+def _open_instance(url: str) -> dg.DagsterInstance:
+    """Dagster's instance of DAGSTER_HOME, opened under a lock: backfills started together on a
+    fresh home would otherwise race to create Dagster's storage tables, and all but one fail."""
+    with connect(url, autocommit=True) as conn:
+        conn.execute(load("lock_dagster_storage"))
+        try:
+            instance = dg.DagsterInstance.get()
+            # Each storage makes its tables when first opened.
+            for storage in (
+                instance.run_storage,
+                instance.event_log_storage,
+                instance.schedule_storage,
+            ):
+                assert storage is not None
+            return instance
+        finally:
+            conn.execute(load("unlock_dagster_storage"))
 
 
 def _check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list[dg.EventLogEntry]:

@@ -1,0 +1,1 @@
+select pg_advisory_unlock(hashtextextended('recomamp-dagster-storage', 0))
