@@ -64,6 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--timeout-seconds", type=float, default=900.0, help="Backfills stopped after (900)."
     )
+    parser.add_argument(
+        "--data-scale",
+        type=float,
+        default=0.05,
+        help="The simulator's generated data, as a share of its default (0.05).",
+    )
     args = parser.parse_args(argv)
     if args.instances < 1 or args.weeks % args.instances:
         parser.error(f"--weeks {args.weeks}: expected a multiple of --instances {args.instances}")
@@ -99,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             instance_ids=instance_ids,
             execution_seconds=args.execution_seconds,
             state_dir=home / "simulator",
+            # AMC runs queries on its own machines; the simulator's share of two CPUs must not
+            # stretch T, so its generated data is small (the week's rows, not their count, vary).
+            settings={"data_scale": args.data_scale},
         )
         simulator.start()
         try:
