@@ -75,35 +75,28 @@ def register_collections(
 
 @dataclass
 class _RegisteredWeeks:
-    """The weeks of one batch of collections, as the arrays its statements take."""
+    """The weeks of one batch of collections, as the arrays its statements take: a collection's
+    first and last week and its count (its weeks run every 7 days between them)."""
 
     collection_ids: list[uuid.UUID] = field(default_factory=list)
     partition_keys: list[str] = field(default_factory=list)
     first_dates: list[date | None] = field(default_factory=list)
     last_dates: list[date | None] = field(default_factory=list)
-    week_collection_ids: list[uuid.UUID] = field(default_factory=list)
-    start_dates: list[date] = field(default_factory=list)
-    end_dates: list[date] = field(default_factory=list)
-    numbers: list[int] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
 
     def add(self, collection_id: uuid.UUID, partition_key: str, weeks: list[Week]) -> int:
         self.collection_ids.append(collection_id)
         self.partition_keys.append(partition_key)
         self.first_dates.append(weeks[0].start_date if weeks else None)
         self.last_dates.append(weeks[-1].start_date if weeks else None)
-        for number, week in enumerate(weeks, start=1):
-            self.week_collection_ids.append(collection_id)
-            self.start_dates.append(week.start_date)
-            self.end_dates.append(week.end_date)
-            self.numbers.append(number)
+        self.counts.append(len(weeks))
         return len(weeks)
 
     def rows(self) -> dict[str, list[Any]]:
         return {
-            "collection_ids": self.week_collection_ids,
-            "week_start_dates": self.start_dates,
-            "week_end_dates": self.end_dates,
-            "week_numbers": self.numbers,
+            "collection_ids": self.collection_ids,
+            "first_week_start_dates": self.first_dates,
+            "week_counts": self.counts,
         }
 
     def kept(self) -> dict[str, list[Any]]:

@@ -1,11 +1,15 @@
 -- The weeks of a batch of collections as `report_data_weeks` rows, PENDING unless they exist
--- already: one statement for the whole batch, so that the progress trigger runs once.
+-- already: one statement for the whole batch, so that the progress trigger runs once. A
+-- collection's weeks run every 7 days from its first week, numbered from 1.
 insert into report_data_weeks (collection_id, week_start_date, week_end_date, week_number, status)
-select week.collection_id, week.start_date, week.end_date, week.number, 'PENDING'
+select
+    covered.collection_id,
+    covered.first_week_start_date + 7 * n.offset_weeks,
+    covered.first_week_start_date + 7 * n.offset_weeks + 6,
+    n.offset_weeks + 1,
+    'PENDING'
 from unnest(
-    %(collection_ids)s::uuid [],
-    %(week_start_dates)s::date [],
-    %(week_end_dates)s::date [],
-    %(week_numbers)s::int []
-) as week (collection_id, start_date, end_date, number)
+    %(collection_ids)s::uuid [], %(first_week_start_dates)s::date [], %(week_counts)s::int []
+) as covered (collection_id, first_week_start_date, week_count)
+cross join lateral generate_series(0, covered.week_count - 1) as n (offset_weeks)
 on conflict (collection_id, week_start_date) do nothing
