@@ -299,7 +299,7 @@ def run_round(
                     process.wait()
                     result.killed += 1
             time.sleep(0.2)
-        for process in processes:
+        for index, process in enumerate(processes):
             code = process.poll()
             if code is None:
                 result.exits["cut off"] += 1
@@ -307,6 +307,10 @@ def run_round(
                 result.exits["killed"] += 1
             else:
                 result.exits[f"exit {code}"] += 1
+                if code and calm:
+                    # A calm round has no faults to explain a failure: say what it was.
+                    log = (logs / f"round{number:02d}-{index}.log").read_text(errors="replace")
+                    print(f"  round {number}, backfill {index} exited {code}:\n{log[-1500:]}")
     result.seconds = time.monotonic() - began
     simulator.clear_faults()
     return result

@@ -48,6 +48,7 @@ from recomamp_pipelines.defs.dagster_private import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 from recomamp_pipelines.defs.owners import OWNER
+from recomamp_pipelines.defs.recovery.liveness import record_worker
 from recomamp_pipelines.defs.resources import RecomampResource
 from recomamp_pipelines.results.load import LoadedWeek
 from recomamp_pipelines.results.table import published_columns
@@ -285,6 +286,8 @@ def collection_weekly_results(
     dg.AssetCheckEvaluation | dg.AssetMaterialization | dg.AssetObservation | dg.Output[None]
 ]:
     """Run the selected weeks of each selected collection against AMC."""
+    # A run killed with its process (the command line's, in process) is then told from a live one.
+    record_worker(context.instance, context.run_id)
     settings = recomamp.settings()
     database_url = recomamp.database_url()
     refresh = context.run.tags.get(REFRESH_TAG, "").lower() == "true"

@@ -33,6 +33,7 @@ from recomamp_pipelines.defs.dagster_private import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from recomamp_pipelines.defs.recovery.liveness import run_alive
 from recomamp_pipelines.runs.weeks import weeks_to_retry
 from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.weeks.calendar import Week
@@ -133,6 +134,13 @@ def run_backfill(
         instance.add_dynamic_partitions(COLLECTIONS_PARTITIONS_NAME, [key])
 
     running = runs_in_flight(instance).get(key)
+    if running is not None and run_alive(instance, running) is False:
+        # Its process died (killed with the command that ran it): this run takes its weeks over,
+        # adopting the AMC executions it left.
+        instance.report_run_failed(
+            running, "its process is gone; its weeks are taken over by `recomamp backfill`"
+        )
+        running = None
     if running is not None:
         raise BackfillRequestError(
             f"collection {collection.name!r} is being run by Dagster run {running.run_id} "
