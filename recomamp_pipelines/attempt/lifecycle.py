@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
-from psycopg_pool import PoolTimeout
 
 from recomamp_pipelines.amc.client import InstanceClient, PollPolicy
 from recomamp_pipelines.amc.errors import (
@@ -355,7 +354,7 @@ class AttemptRunner:
                     error_type="PIPELINE",
                     error="the attempt was stopped before it ended",
                 )
-        except (psycopg.Error, PoolTimeout) as exc:
+        except psycopg.Error as exc:  # a pool timeout too
             log.warning("could not record the end of attempt %s: %s", execution_id, exc)
 
     def _find_lost_submission(
@@ -566,8 +565,6 @@ class AttemptRunner:
         preview: Preview | None = None,
     ) -> AttemptOutcome:
         """End the attempt and fail its target, in one transaction."""
-        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
-            conn.rollback()
         with conn.transaction():
             executions.end(
                 conn,

@@ -68,38 +68,29 @@ def register_collections(
                 registered.append(
                     CollectionRegistration(collection_id, key, count, partition_key is None)
                 )
-            conn.execute(load("ensure_weeks"), weeks.rows())
-            conn.execute(load("remove_pending_weeks_outside"), weeks.kept())
+            conn.execute(load("ensure_weeks"), weeks.spans())
+            conn.execute(load("remove_pending_weeks_outside"), weeks.spans())
             conn.execute(load("mark_registered"), weeks.keys())
 
 
 @dataclass
 class _RegisteredWeeks:
     """The weeks of one batch of collections, as the arrays its statements take: a collection's
-    first and last week and its count (its weeks run every 7 days between them)."""
+    first and last week (its weeks run every 7 days between them; none for an empty range)."""
 
     collection_ids: list[uuid.UUID] = field(default_factory=list)
     partition_keys: list[str] = field(default_factory=list)
     first_dates: list[date | None] = field(default_factory=list)
     last_dates: list[date | None] = field(default_factory=list)
-    counts: list[int] = field(default_factory=list)
 
     def add(self, collection_id: uuid.UUID, partition_key: str, weeks: list[Week]) -> int:
         self.collection_ids.append(collection_id)
         self.partition_keys.append(partition_key)
         self.first_dates.append(weeks[0].start_date if weeks else None)
         self.last_dates.append(weeks[-1].start_date if weeks else None)
-        self.counts.append(len(weeks))
         return len(weeks)
 
-    def rows(self) -> dict[str, list[Any]]:
-        return {
-            "collection_ids": self.collection_ids,
-            "first_week_start_dates": self.first_dates,
-            "week_counts": self.counts,
-        }
-
-    def kept(self) -> dict[str, list[Any]]:
+    def spans(self) -> dict[str, list[Any]]:
         return {
             "collection_ids": self.collection_ids,
             "first_week_start_dates": self.first_dates,

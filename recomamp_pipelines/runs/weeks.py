@@ -21,7 +21,6 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import PoolTimeout
 
 from recomamp_pipelines.amc.models import AmcExecution
 from recomamp_pipelines.attempt.concurrency import RunsAttempts, run_side_by_side
@@ -253,8 +252,9 @@ class WeekRunner(RunsAttempts):
             )
         try:
             return self._run_held_week(week)
-        except (psycopg.Error, PoolTimeout) as exc:
-            # The database went away between the attempt's steps; the week is run again later.
+        except psycopg.Error as exc:
+            # The database went away (or no pooled connection came) between the attempt's steps;
+            # the week is run again later.
             log.warning("%s: %s", self.target(week).describe(), exc)
             return WeekOutcome(week, OutcomeKind.FAILED, f"the database failed: {exc}")
         finally:
