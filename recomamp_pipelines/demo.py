@@ -36,6 +36,8 @@ from recomamp_pipelines.settings import (
     AMC_CLIENT_SECRET,
     AMC_TOKEN_URL,
     DAGSTER_HOME,
+    RECOMAMP_AMC_POLL_INITIAL_SECONDS,
+    RECOMAMP_AMC_POLL_MAX_SECONDS,
     RECOMAMP_RESULTS_ROOT,
     Settings,
     load_settings,
@@ -48,6 +50,10 @@ SIMULATOR_CLIENT_SECRET = "recomamp-demo-client-secret"  # noqa: S105 - the simu
 SIMULATOR_REFRESH_TOKENS = ("Atzr|recomamp-demo-ana", "Atzr|recomamp-demo-bo")
 SIMULATOR_INSTANCES = ("amcdemo01", "amcdemo02")
 SIMULATOR_PORT_KEY = "RECOMAMP_SIMULATOR_PORT"
+#: How long the demo's simulator takes over an execution, and how often the demo polls it
+#: (AMC's own pace, 15 s then up to 60 s, would leave the demo waiting on a 2-second query).
+DEMO_EXECUTION_SECONDS = 2.0
+DEMO_POLL_SECONDS = {RECOMAMP_AMC_POLL_INITIAL_SECONDS: "1", RECOMAMP_AMC_POLL_MAX_SECONDS: "2"}
 #: The line the simulator prints once it listens (read by the benchmarks).
 SIMULATOR_READY = "AMC simulator listening on "
 SIMULATOR_STATE = "simulator/server.json"
@@ -111,6 +117,9 @@ def demo_settings(settings: Settings) -> Settings:
     # The demo talks to its simulator whatever the environment says about AMC.
     for key in (AMC_CLIENT_ID, AMC_CLIENT_SECRET):
         os.environ[key] = values[key]
+    # Polled at the simulator's pace for this command only: the settings file keeps AMC's.
+    for key, seconds in DEMO_POLL_SECONDS.items():
+        os.environ.setdefault(key, seconds)
     ensure_simulator(settings)
     return load_settings()
 
@@ -161,7 +170,7 @@ def running_simulator_of(home: Path) -> LocalSimulator | None:
     return None
 
 
-def ensure_simulator(settings: Settings, execution_seconds: float = 2.0) -> str:
+def ensure_simulator(settings: Settings, execution_seconds: float = DEMO_EXECUTION_SECONDS) -> str:
     """The local AMC simulator of this RECOMAMP_HOME, started on first need and then shared.
 
     Like the embedded PostgreSQL it keeps running for every later command (`recomamp dev`, a
