@@ -45,6 +45,7 @@ from recomamp_pipelines.attempt.owner import AmcOwner, OwnerClients
 from recomamp_pipelines.attempt.request import AmcRequest
 from recomamp_pipelines.attempt.slots import HOLDER_SILENCE, release_slot, wait_for_slot
 from recomamp_pipelines.db.sessions import Sessions
+from recomamp_pipelines.quality.expectations import prepare_in_background
 from recomamp_pipelines.quality.loaded_week import check_loaded_week
 from recomamp_pipelines.quality.outcomes import CheckOutcome
 from recomamp_pipelines.results.load import JsonValue, LoadedWeek, finish_load, load_into
@@ -416,6 +417,8 @@ class AttemptRunner:
         )
         with self.sessions.connection() as conn:
             executions.record_submission(conn, execution_id, execution)
+        # The result is checked when AMC answers: the checks' library loads meanwhile.
+        prepare_in_background()
         return execution.workflow_execution_id
 
     def _tell(self, target: AttemptTarget, text: str) -> None:

@@ -3,7 +3,9 @@
 The checks never hand Great Expectations a week's rows: PostgreSQL computes the aggregates
 (one scan of the loaded rows) and GE validates a frame of a few rows built from them. Importing
 GE takes seconds, so it is imported on first use and its ephemeral context is created once and
-kept for the life of the process; `setup_seconds()` reports what that cost.
+kept for the life of the process; `setup_seconds()` reports what that cost. A process that will
+check a week soon (one whose AMC execution was just submitted) calls `prepare_in_background()`,
+so that the import happens while AMC runs the query, not after it answered.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ _BATCH = "whole_frame"
 
 # GE's context and validators are not documented as thread-safe; checks may run in threads.
 _lock = threading.Lock()
+# One import and one context per process, whichever thread asks first.
+_setup_lock = threading.Lock()
+_preparing: threading.Thread | None = None
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,26 @@ class _GreatExpectations:
     context_seconds: float
 
 
-@cache
 def _great_expectations() -> _GreatExpectations:
+    with _setup_lock:
+        return _setup()
+
+
+def prepare_in_background() -> threading.Thread | None:
+    """Import GE and create the context on a thread of its own, once per process; that thread,
+    or None when the context was made otherwise (by a check, before any preparation)."""
+    global _preparing
+    with _setup_lock:
+        if _preparing is None and not _setup.cache_info().currsize:
+            _preparing = threading.Thread(
+                target=_great_expectations, name="great-expectations-setup", daemon=True
+            )
+            _preparing.start()
+        return _preparing
+
+
+@cache
+def _setup() -> _GreatExpectations:
     started = time.perf_counter()
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -70,7 +93,7 @@ def _great_expectations() -> _GreatExpectations:
 
 def setup_seconds() -> dict[str, float]:
     """Seconds spent importing GE and creating this process's context (0 before first use)."""
-    if _great_expectations.cache_info().currsize == 0:
+    if _setup.cache_info().currsize == 0:
         return {"import": 0.0, "context": 0.0}
     setup = _great_expectations()
     return {"import": setup.import_seconds, "context": setup.context_seconds}

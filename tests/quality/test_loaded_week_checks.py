@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -324,3 +326,25 @@ def test_a_result_without_numeric_columns_passes(db_conn: Conn, tmp_path: Path) 
         assert outcomes_by_name(outcomes)["metrics_non_negative"].metadata["reason"] == (
             "not applicable: the result has no metric column"
         )
+
+
+def test_great_expectations_is_prepared_once_in_the_background() -> None:
+    script = """
+import sys
+from recomamp_pipelines.quality import expectations
+assert "great_expectations" not in sys.modules
+first = expectations.prepare_in_background()
+assert first is not None and expectations.prepare_in_background() is first
+first.join(timeout=120)
+assert not first.is_alive()
+assert "great_expectations" in sys.modules
+seconds = expectations.setup_seconds()
+assert seconds["import"] > 0 and seconds["context"] > 0, seconds
+assert expectations.prepare_in_background() is first
+print("prepared")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "prepared"
