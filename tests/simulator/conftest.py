@@ -14,6 +14,22 @@ from tests.simulator.helpers import Amc
 FROZEN_AT = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)
 
 
+@pytest.fixture(scope="session")
+def simulator_data_scale() -> float | None:
+    """The simulator's own tests run on its default data: they test its volumes and thresholds."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def amc_simulator_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AmcSimulator]:
+    """This directory's shared simulator, on the default data (see simulator_data_scale)."""
+    simulator = AmcSimulator(tmp_path_factory.mktemp("amc-simulator-default-data")).start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
 @pytest.fixture
 def amc(amc_simulator: AmcSimulator) -> Iterator[Amc]:
     """A signed-in session on the shared simulator's first instance (real clock)."""
