@@ -263,7 +263,7 @@ def test_a_schedule_runs_the_saved_sql_with_its_own_override(
             "--lookback-days",
             "7",
             "--param",
-            "min_impressions=100000",
+            "min_impressions=5000",
         ],
     )
     assert made.exit_code == 0, made.output
@@ -295,7 +295,7 @@ def test_a_schedule_runs_the_saved_sql_with_its_own_override(
     ).format(results_table(workflow_id))
     ((rows, least_impressions, first, last),) = pipeline.query(query.as_string(), run_id)
     # The schedule's threshold replaced the workflow's own for this run.
-    assert rows >= 1 and least_impressions >= 100000
+    assert rows >= 1 and least_impressions >= 5000
     assert (first, last) == (start, end)
 
 

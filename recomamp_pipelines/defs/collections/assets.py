@@ -287,7 +287,7 @@ def collection_weekly_results(
 ]:
     """Run the selected weeks of each selected collection against AMC."""
     # A run killed with its process (the command line's, in process) is then told from a live one.
-    record_worker(context.instance, context.run_id)
+    record_worker(context.instance, context.run.run_id)
     settings = recomamp.settings()
     database_url = recomamp.database_url()
     refresh = context.run.tags.get(REFRESH_TAG, "").lower() == "true"
