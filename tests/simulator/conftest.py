@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.fixtures.amc_simulator import AmcSimulator
+from tests.fixtures.amc_simulator import AmcSimulator, shared_simulator
 from tests.simulator.helpers import Amc
 
 #: The frozen simulator's clock: a Wednesday noon, with 60 weeks of data behind it.
@@ -23,11 +23,7 @@ def simulator_data_scale() -> float | None:
 @pytest.fixture(scope="session")
 def amc_simulator_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AmcSimulator]:
     """This directory's shared simulator, on the default data (see simulator_data_scale)."""
-    simulator = AmcSimulator(tmp_path_factory.mktemp("amc-simulator-default-data")).start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
+    yield from shared_simulator(tmp_path_factory.mktemp("amc-simulator-default-data"), None)
 
 
 @pytest.fixture
