@@ -3,9 +3,11 @@
 In a throwaway RECOMAMP_HOME and database (bench/database.py): one user and AMC account, and
 `--instances` AMC instances of a local simulator (T = `--execution-seconds`, AMC's own caps: 10
 RUNNING per instance, 200 per account), each with a "Weekly DSP performance" workflow and a
-collection of `--weeks / --instances` weeks. It starts `recomamp backfill --collection ID` for
-every collection at once (one process each), samples every second what AMC runs and the slots
-the pipeline holds, and times the start to the last week SUCCESS.
+collection of `--weeks / --instances` weeks. It starts one `recomamp backfill` naming every
+collection (`--collection ID` repeated: a process per collection, forked from one that imported
+the pipeline once), or with `--separate-commands` one `recomamp backfill --collection ID` per
+collection, all at once; samples every second what AMC runs and the slots the pipeline holds,
+and times the start to the last week SUCCESS.
 
 Target: 1.25 x the limit AMC's caps allow + 60 s, where the limit is waves x T and waves =
 max(ceil(weeks per instance / 10), ceil(weeks / 200)). Exits 1 when it is missed or a week is
@@ -70,6 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.05,
         help="The simulator's generated data, as a share of its default (0.05).",
     )
+    parser.add_argument(
+        "--separate-commands",
+        action="store_true",
+        help="One `recomamp backfill` command per collection instead of one naming them all.",
+    )
     args = parser.parse_args(argv)
     if args.instances < 1 or args.weeks % args.instances:
         parser.error(f"--weeks {args.weeks}: expected a multiple of --instances {args.instances}")
@@ -118,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{args.weeks} weeks over {args.instances} instances of one account "
                     f"({per_collection} each), T = {args.execution_seconds:g} s; target "
                     f"1.25 x {waves} x {args.execution_seconds:g} + 60 = {target:.1f} s; "
+                    f"{'a command per collection' if args.separate_commands else 'one command'}; "
                     f"code {revision()}",
                     flush=True,
                 )
@@ -130,7 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # One connection, opened before the backfills take theirs.
                 with (
                     psycopg.connect(url, autocommit=True) as sampler,
-                    soak.backfills(env, logs, 1, collections) as processes,
+                    soak.backfills(
+                        env, logs, 1, collections, one_command=not args.separate_commands
+                    ) as processes,
                 ):
                     while time.monotonic() - started < args.timeout_seconds:
                         statuses = simulator.counters()["executions_by_status"]

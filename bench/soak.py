@@ -231,23 +231,24 @@ def _stop(process: subprocess.Popen[bytes], sig: int) -> None:
 
 @contextmanager
 def backfills(
-    env: dict[str, str], logs: Path, number: int, collections: Sequence[Collection]
+    env: dict[str, str],
+    logs: Path,
+    number: int,
+    collections: Sequence[Collection],
+    *,
+    one_command: bool = False,
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """One `recomamp backfill` process per collection, each in its own process group."""
+    """One `recomamp backfill` process per collection, each in its own process group; or, with
+    `one_command`, a single `recomamp backfill` naming every collection."""
     started: list[subprocess.Popen[bytes]] = []
+    groups = [list(collections)] if one_command else [[c] for c in collections]
     try:
-        for index, collection in enumerate(collections):
+        for index, group in enumerate(groups):
+            named = [arg for c in group for arg in ("--collection", str(c.collection_id))]
             with (logs / f"round{number:02d}-{index}.log").open("wb") as out:
                 started.append(
                     subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "recomamp_pipelines.cli",
-                            "backfill",
-                            "--collection",
-                            str(collection.collection_id),
-                        ],
+                        [sys.executable, "-m", "recomamp_pipelines.cli", "backfill", *named],
                         cwd=REPO_ROOT,
                         env={**os.environ, **env, "COLUMNS": "160"},
                         stdin=subprocess.DEVNULL,

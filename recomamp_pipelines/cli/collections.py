@@ -231,17 +231,81 @@ def retry_failed(collection: str = typer.Argument(..., help="Collection id.")) -
     backfill_command(str(_collection_id(collection)), None, None, False, only_failed=True)
 
 
+COLLECTIONS_OPTION = typer.Option(
+    ...,
+    "--collection",
+    help="Collection id or partition key; repeat it to backfill several at once.",
+)
+
+
 def backfill(
-    collection: str = typer.Option(..., "--collection", help="Collection id or partition key."),
+    collections: list[str] = COLLECTIONS_OPTION,
     start: str | None = typer.Option(None, "--from", help="First week to include (YYYY-MM-DD)."),
     end: str | None = typer.Option(None, "--to", help="Last week to include (YYYY-MM-DD)."),
     refresh: bool = typer.Option(
         False, "--refresh", help="Run weeks again even when their result is up to date."
     ),
 ) -> None:
-    """Backfill a collection's weeks through Dagster, without the daemon.
+    """Backfill collections' weeks through Dagster, without the daemon.
 
     Weeks already published with the same query and window are reused (no AMC call) unless
-    --refresh is given. Ends with a summary naming every week's outcome.
+    --refresh is given. Ends with a summary naming every week's outcome. Several collections
+    run at once, each in a process of its own (AMC's limits still bound what is in flight).
     """
-    backfill_command(collection, start, end, refresh)
+    if len(collections) == 1:
+        backfill_command(collections[0], start, end, refresh)
+    else:
+        backfills_command(collections, start, end, refresh)
+
+
+def backfills_command(
+    references: list[str], start: str | None, end: str | None, refresh: bool
+) -> None:
+    from recomamp_pipelines.defs.collections.launch import BackfillRequestError, run_backfills
+
+    config = settings()
+    first, last = _date(start, "--from"), _date(end, "--to")
+    with (
+        user_errors(),
+        Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
+        tasks = {ref: progress.add_task(ref, total=None) for ref in references}
+
+        def on_progress(reference: str, done: int, total: int) -> None:
+            progress.update(tasks[reference], completed=done, total=total)
+
+        try:
+            outcomes = run_backfills(
+                config,
+                references,
+                first=first,
+                last=last,
+                refresh=refresh,
+                on_progress=on_progress,
+            )
+        except BackfillRequestError as exc:
+            fail(str(exc))
+    failed = 0
+    for outcome in outcomes:
+        if outcome.report is None:
+            failed += 1
+            typer.secho(
+                f"error: collection {outcome.reference}: {outcome.error}", fg="red", err=True
+            )
+            continue
+        print_report(outcome.report)
+        report = outcome.report
+        if any(week.outcome == "failed" for week in report.weeks) or not report.succeeded:
+            failed += 1
+    console.print(
+        f"{len(outcomes)} collection(s): {len(outcomes) - failed} succeeded, {failed} failed"
+    )
+    if failed:
+        raise typer.Exit(1)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import dagster as dg
 import psycopg
 from typer.testing import CliRunner
 
 from recomamp_pipelines.cli import app
+from recomamp_pipelines.defs.recovery.liveness import run_worker_pid
 from tests.defs.conftest import Pipeline
+from tests.defs.helpers import DSP, PROCESS_TIMEOUT_SECONDS, REPO_ROOT, SPONSORED, submissions
 
 runner = CliRunner()
 
@@ -126,3 +130,57 @@ def test_retry_failed_runs_exactly_the_failed_weeks_and_those_whose_run_died(
         (first_day.isoformat(), last_day.isoformat())
         for first_day, last_day in [(failed, died), (failed, failed), (died, died)]
     )
+
+
+def test_one_command_backfills_several_collections_each_in_a_process_of_its_own(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.simulator.reset()
+    dsp, sponsored = pipeline.collection(DSP), pipeline.collection(SPONSORED)
+    references = [str(dsp.collection_id), str(sponsored.collection_id), "no-such-collection"]
+    named = [arg for reference in references for arg in ("--collection", reference)]
+    # A new command, as a user starts it: its processes fork from a server of its own.
+    finished = subprocess.run(
+        [sys.executable, "-m", "recomamp_pipelines.cli", "backfill", *named],
+        cwd=REPO_ROOT,
+        env={**os.environ, **pipeline.env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+    output = finished.stdout + finished.stderr
+    assert finished.returncode == 1, output  # one of the three names no collection
+    assert f"Collection {DSP}" in output and f"Collection {SPONSORED}" in output
+    assert output.count("3 week(s): 3 submitted") == 2
+    assert (
+        "error: collection no-such-collection: no collection is registered under partition key "
+        "'no-such-collection'" in " ".join(output.split())
+    )
+    assert "3 collection(s): 2 succeeded, 1 failed" in output
+    weeks = pipeline.query(
+        "select collection_id, status, count(*) from report_data_weeks "
+        "where collection_id in (%s, %s) group by 1, 2",
+        dsp.collection_id,
+        sponsored.collection_id,
+    )
+    assert sorted((str(c), s, n) for c, s, n in weeks) == sorted(
+        [(str(dsp.collection_id), "SUCCESS", 3), (str(sponsored.collection_id), "SUCCESS", 3)]
+    )
+    assert sum(submissions(pipeline.simulator).values()) == 6  # every week reached AMC once
+    with dg.DagsterInstance.from_config(pipeline.env["DAGSTER_HOME"]) as instance:
+        runs = instance.get_runs()
+        pids = {run_worker_pid(instance, run.run_id) for run in runs}
+    assert len(runs) == 2 and all(run.is_success for run in runs)
+    # Each collection's run went on in a process of its own.
+    assert len(pids) == 2 and None not in pids
+
+
+def test_one_command_refuses_a_collection_named_twice(pipeline: Pipeline) -> None:
+    pipeline.simulator.reset()
+    collection = str(pipeline.collection(SPONSORED).collection_id)
+    twice = runner.invoke(app, ["backfill", "--collection", collection, "--collection", collection])
+    assert twice.exit_code == 1
+    assert f"collection {collection!r} is named more than once" in twice.output
+    assert pipeline.simulator.counters()["executions_created"] == 0

@@ -1,15 +1,22 @@
 """Backfills of collection weeks from a script: through Dagster, in this process, no daemon.
 
 The run is recorded in the Dagster instance under DAGSTER_HOME like one launched from the UI;
-the weeks it covers report their materializations and checks the same way.
+the weeks it covers report their materializations and checks the same way. Several collections
+at once run in processes of their own (`run_backfills`), forked from one that imported Dagster,
+the definitions and great-expectations once.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.queues
 import os
+import queue
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -59,6 +66,120 @@ class BackfillReport:
     run_id: str | None
     succeeded: bool
     weeks: list[WeekResult]
+
+
+@dataclass(frozen=True)
+class CollectionOutcome:
+    """One collection of `run_backfills`: its report, or why it did not run."""
+
+    reference: str
+    report: BackfillReport | None
+    error: str | None = None
+
+
+#: What the processes of `run_backfills` are forked from has imported these once.
+PRELOADED_MODULES = (
+    "recomamp_pipelines.definitions",
+    "great_expectations",
+    "great_expectations.expectations",
+)
+
+_progress_queue: multiprocessing.queues.Queue[tuple[str, int, int]] | None = None
+
+
+def run_backfills(
+    settings: Settings,
+    references: Sequence[str],
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    refresh: bool = False,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> list[CollectionOutcome]:
+    """Backfill several collections at once, each in a process of its own, and report each.
+
+    The processes are forked from a server that imported Dagster, the definitions and
+    great-expectations once (multiprocessing's forkserver), so none of them pays for those
+    imports again; AMC's limits bound what they have in flight together, as for separate
+    commands. `on_progress(reference, weeks done, weeks)` is called in this process.
+    """
+    repeated = sorted({ref for ref in references if list(references).count(ref) > 1})
+    if repeated:
+        raise BackfillRequestError(
+            f"collection {repeated[0]!r} is named more than once: expected each collection once"
+        )
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOADED_MODULES))
+    progress: multiprocessing.queues.Queue[tuple[str, int, int]] = context.Queue()
+    outcomes: dict[str, CollectionOutcome] = {}
+    with ProcessPoolExecutor(
+        max_workers=len(references),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(progress,),
+    ) as pool:
+        futures: dict[Future[CollectionOutcome], str] = {
+            pool.submit(_backfill_in_worker, settings, ref, first, last, refresh): ref
+            for ref in references
+        }
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            _drain(progress, on_progress)
+            for future in finished:
+                outcomes[futures[future]] = _outcome(futures[future], future)
+        _drain(progress, on_progress)
+    return [outcomes[ref] for ref in references]
+
+
+def _outcome(reference: str, future: Future[CollectionOutcome]) -> CollectionOutcome:
+    """The worker's outcome; an error it raised (or its process's death) named, not raised, so
+    that one collection does not hide the others' reports."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return CollectionOutcome(reference, None, "its process died before the backfill ended")
+    except Exception as exc:  # reported with the collection it belongs to
+        return CollectionOutcome(reference, None, f"{type(exc).__name__}: {exc}")
+
+
+def _start_worker(progress: multiprocessing.queues.Queue[tuple[str, int, int]]) -> None:
+    global _progress_queue
+    _progress_queue = progress
+
+
+def _backfill_in_worker(
+    settings: Settings, reference: str, first: date | None, last: date | None, refresh: bool
+) -> CollectionOutcome:
+    def report_progress(done: int, total: int) -> None:
+        if _progress_queue is not None:
+            _progress_queue.put((reference, done, total))
+
+    try:
+        report = run_backfill(
+            settings,
+            reference,
+            first=first,
+            last=last,
+            refresh=refresh,
+            on_progress=report_progress,
+        )
+    except BackfillRequestError as exc:
+        return CollectionOutcome(reference, None, str(exc))
+    return CollectionOutcome(reference, report)
+
+
+def _drain(
+    progress: multiprocessing.queues.Queue[tuple[str, int, int]],
+    on_progress: Callable[[str, int, int], None] | None,
+) -> None:
+    while True:
+        try:
+            reference, done, total = progress.get_nowait()
+        except queue.Empty:
+            return
+        if on_progress is not None:
+            on_progress(reference, done, total)
 
 
 def find_collection(conn: psycopg.Connection, reference: str) -> CollectionContext:
