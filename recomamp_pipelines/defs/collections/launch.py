@@ -9,6 +9,7 @@ the definitions and great-expectations once.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import multiprocessing.queues
 import os
 import queue
@@ -110,6 +111,14 @@ def run_backfills(
         )
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOADED_MODULES))
+    # The server starts importing now, while this process does, once rather than in every
+    # process, the registration of new collections and the creation of Dagster's storage.
+    multiprocessing.forkserver.ensure_running()
+    url = database_url(settings)
+    with connect(url, autocommit=True) as conn:
+        register_collections(conn, settings.week_start_day)
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings, url))
+    _open_instance(url).dispose()
     progress: multiprocessing.queues.Queue[tuple[str, int, int]] = context.Queue()
     outcomes: dict[str, CollectionOutcome] = {}
     with ProcessPoolExecutor(
@@ -163,6 +172,7 @@ def _backfill_in_worker(
             last=last,
             refresh=refresh,
             on_progress=report_progress,
+            register=False,
         )
     except BackfillRequestError as exc:
         return CollectionOutcome(reference, None, str(exc))
@@ -223,11 +233,15 @@ def run_backfill(
     only_failed: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     instance: dg.DagsterInstance | None = None,
+    register: bool = True,
 ) -> BackfillReport:
-    """Backfill weeks of one collection through Dagster and report each week's outcome."""
+    """Backfill weeks of one collection through Dagster and report each week's outcome.
+
+    New collections are registered first, unless `register` is false (the caller did it)."""
     url = database_url(settings)
     with connect(url, autocommit=True) as conn:
-        register_collections(conn, settings.week_start_day)
+        if register:
+            register_collections(conn, settings.week_start_day)
         try:
             collection = find_collection(conn, reference)
         except CollectionNotFoundError as exc:
