@@ -111,7 +111,9 @@ def validate(frame: pd.DataFrame, expectations: Sequence[Any]) -> list[Expectati
     with _lock:
         batch = setup.batch_definition.get_batch(batch_parameters={"dataframe": frame})
         for item in expectations:
-            outcome = batch.validate(item)
+            # BASIC has the partial unexpected list read below; SUMMARY's extra counts and
+            # indexes cost a third more time per expectation and are not used.
+            outcome = batch.validate(item, result_format="BASIC")
             details = outcome.result or {}
             results.append(
                 ExpectationResult(

@@ -8,6 +8,7 @@ the definitions and great-expectations once.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.forkserver
 import multiprocessing.queues
@@ -47,6 +48,8 @@ from recomamp_pipelines.settings import Settings
 from recomamp_pipelines.weeks.calendar import Week
 
 SOURCE_TAG = "recomamp/launched_by"
+
+logger = logging.getLogger(__name__)
 
 
 class BackfillRequestError(ValueError):
@@ -397,24 +400,29 @@ def _open_instance(url: str) -> dg.DagsterInstance:
             conn.execute(load("unlock_dagster_storage"))
 
 
-def _check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list[dg.EventLogEntry]:
-    records = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    ).records
+def _check_evaluations(
+    instance: dg.DagsterInstance, run_id: str, cursor: str | None = None
+) -> tuple[list[dg.EventLogEntry], str | None]:
+    """The run's evaluations of the AMC execution check after `cursor` (all, without one), and
+    the cursor to read on from."""
+    result = instance.get_records_for_run(
+        run_id, cursor=cursor, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    )
     entries = []
-    for record in records:
+    for record in result.records:
         event = record.event_log_entry.dagster_event
         if event is None:
             continue
         evaluation = event.event_specific_data
         if getattr(evaluation, "check_name", None) == AMC_EXECUTION_CHECK:
             entries.append(record.event_log_entry)
-    return entries
+    return entries, result.cursor or cursor
 
 
 def _outcomes(instance: dg.DagsterInstance, run_id: str) -> dict[date, WeekResult]:
     outcomes: dict[date, WeekResult] = {}
-    for entry in _check_evaluations(instance, run_id):
+    entries, _ = _check_evaluations(instance, run_id)
+    for entry in entries:
         assert entry.dagster_event is not None
         evaluation = entry.dagster_event.event_specific_data
         partition = str(getattr(evaluation, "partition", "") or "")
@@ -438,10 +446,16 @@ def _watch_progress(
     done: threading.Event,
 ) -> None:
     assert on_progress is not None
-    while not done.wait(0.5):
+    finished = 0
+    cursor: str | None = None
+    # Each look reads only the evaluations since the last: a long run's look stays cheap.
+    while not done.wait(1.0):
         try:
-            finished = len(_check_evaluations(instance, run_id))
-        except Exception:
-            finished = 0
+            entries, cursor = _check_evaluations(instance, run_id, cursor)
+        except Exception as exc:  # the progress bar waits for the next look
+            logger.debug("the progress of run %s was not read: %s", run_id, exc)
+            continue
+        finished += len(entries)
         on_progress(min(finished, total), total)
-    on_progress(len(_check_evaluations(instance, run_id)), total)
+    entries, _ = _check_evaluations(instance, run_id, cursor)
+    on_progress(min(finished + len(entries), total), total)
