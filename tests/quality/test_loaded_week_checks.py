@@ -153,6 +153,8 @@ def test_a_negative_metric_fails(db_conn: Conn, tmp_path: Path, column: str, val
         observed = {row["column"]: row for row in outcome.metadata["observed"]}
         assert observed[column]["negative_rows"] == 1
         assert observed[column]["min_value"] == float(value)
+        # great-expectations' partial unexpected list: the failing column's count of rows.
+        assert outcome.metadata["unexpected"] == [1]
 
 
 @pytest.mark.parametrize(
