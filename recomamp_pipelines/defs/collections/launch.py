@@ -88,6 +88,12 @@ PRELOADED_MODULES = (
     "great_expectations.expectations",
 )
 
+#: Collections run at once by one command; the others start as these end. A process holds up to
+#: five PostgreSQL connections (its pool of 3, its lock session, Dagster's writes), so 20 stay
+#: within PostgreSQL's default 100, and 20 collections of 10 weeks fill AMC's account limit of
+#: 200 executions.
+MAX_PROCESSES = 20
+
 _progress_queue: multiprocessing.queues.Queue[tuple[str, int, int]] | None = None
 
 
@@ -105,7 +111,8 @@ def run_backfills(
     The processes are forked from a server that imported Dagster, the definitions and
     great-expectations once (multiprocessing's forkserver), so none of them pays for those
     imports again; AMC's limits bound what they have in flight together, as for separate
-    commands. `on_progress(reference, weeks done, weeks)` is called in this process.
+    commands. At most MAX_PROCESSES run at once. `on_progress(reference, weeks done, weeks)`
+    is called in this process.
     """
     repeated = sorted({ref for ref in references if list(references).count(ref) > 1})
     if repeated:
@@ -125,8 +132,10 @@ def run_backfills(
     progress: multiprocessing.queues.Queue[tuple[str, int, int]] = context.Queue()
     outcomes: dict[str, CollectionOutcome] = {}
     with ProcessPoolExecutor(
-        max_workers=len(references),
+        max_workers=min(len(references), MAX_PROCESSES),
         mp_context=context,
+        # A fresh fork for every collection: none inherits another's state.
+        max_tasks_per_child=1,
         initializer=_start_worker,
         initargs=(progress,),
     ) as pool:
