@@ -180,6 +180,22 @@ def print_report(report: BackfillReport) -> None:
     console.print(f"{len(report.weeks)} week(s): {summary}{run}")
 
 
+def _weeks_progress() -> Progress:
+    """The weeks done out of the run's, one bar per collection; gone once the command ends."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _failed(report: BackfillReport) -> bool:
+    return any(week.outcome == "failed" for week in report.weeks) or not report.succeeded
+
+
 def backfill_command(
     collection: str,
     start: str | None,
@@ -192,17 +208,7 @@ def backfill_command(
 
     config = settings()
     first, last = _date(start, "--from"), _date(end, "--to")
-    with (
-        user_errors(),
-        Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
-    ):
+    with user_errors(), _weeks_progress() as progress:
         task = progress.add_task("weeks", total=None)
 
         def on_progress(done: int, total: int) -> None:
@@ -221,7 +227,7 @@ def backfill_command(
         except BackfillRequestError as exc:
             fail(str(exc))
     print_report(report)
-    if any(week.outcome == "failed" for week in report.weeks) or not report.succeeded:
+    if _failed(report):
         raise typer.Exit(1)
 
 
@@ -265,17 +271,7 @@ def backfills_command(
 
     config = settings()
     first, last = _date(start, "--from"), _date(end, "--to")
-    with (
-        user_errors(),
-        Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
-    ):
+    with user_errors(), _weeks_progress() as progress:
         tasks = {ref: progress.add_task(ref, total=None) for ref in references}
 
         def on_progress(reference: str, done: int, total: int) -> None:
@@ -301,8 +297,7 @@ def backfills_command(
             )
             continue
         print_report(outcome.report)
-        report = outcome.report
-        if any(week.outcome == "failed" for week in report.weeks) or not report.succeeded:
+        if _failed(outcome.report):
             failed += 1
     console.print(
         f"{len(outcomes)} collection(s): {len(outcomes) - failed} succeeded, {failed} failed"
