@@ -84,7 +84,9 @@ def test_without_deadline_the_wait_lasts_until_amc_expire_time(
 def test_a_401_mid_poll_refreshes_the_token_and_polling_continues(
     instance: InstanceClient, amc_simulator: AmcSimulator
 ) -> None:
-    amc_simulator.set_faults(execution_seconds=1.0)
+    # Long enough for a second poll to come before AMC is done, on a busy machine too: the
+    # first poll spends the token, the second is refused and refreshes it.
+    amc_simulator.set_faults(execution_seconds=4.0)
     created = instance.create_execution(complete_window(), sql=USERS_SQL)
     tokens_before = request_count(amc_simulator, TOKEN)
     # Every access token issued so far stops working after the next authorized call.
