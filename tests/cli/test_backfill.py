@@ -177,10 +177,28 @@ def test_one_command_backfills_several_collections_each_in_a_process_of_its_own(
     assert len(pids) == 2 and None not in pids
 
 
-def test_one_command_refuses_a_collection_named_twice(pipeline: Pipeline) -> None:
+def test_one_command_refuses_a_collection_named_twice_and_a_backwards_range(
+    pipeline: Pipeline,
+) -> None:
     pipeline.simulator.reset()
     collection = str(pipeline.collection(SPONSORED).collection_id)
     twice = runner.invoke(app, ["backfill", "--collection", collection, "--collection", collection])
     assert twice.exit_code == 1
     assert f"collection {collection!r} is named more than once" in twice.output
+    backwards = runner.invoke(
+        app,
+        [
+            "backfill",
+            "--collection",
+            collection,
+            "--collection",
+            "another",
+            "--from",
+            "2026-02-01",
+            "--to",
+            "2026-01-01",
+        ],
+    )
+    assert backwards.exit_code == 1
+    assert "--to 2026-01-01 is before --from 2026-02-01" in backwards.output
     assert pipeline.simulator.counters()["executions_created"] == 0

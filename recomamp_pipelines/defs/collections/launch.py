@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -114,7 +115,9 @@ def run_backfills(
     commands. At most MAX_PROCESSES run at once. `on_progress(reference, weeks done, weeks)`
     is called in this process.
     """
-    repeated = sorted({ref for ref in references if list(references).count(ref) > 1})
+    # Bad input is refused before any process starts.
+    check_range(first, last)
+    repeated = sorted(ref for ref, count in Counter(references).items() if count > 1)
     if repeated:
         raise BackfillRequestError(
             f"collection {repeated[0]!r} is named more than once: expected each collection once"
@@ -213,14 +216,19 @@ def find_collection(conn: psycopg.Connection, reference: str) -> CollectionConte
     return load_collection(conn, collection_id)
 
 
+def check_range(first: date | None, last: date | None) -> None:
+    """The weeks asked for run from `first` to `last`, either of them open."""
+    if first and last and last < first:
+        raise BackfillRequestError(f"--to {last} is before --from {first}")
+
+
 def select_weeks(
     collection: CollectionContext,
     week_start_day: int,
     first: date | None,
     last: date | None,
 ) -> list[Week]:
-    if first and last and last < first:
-        raise BackfillRequestError(f"--to {last} is before --from {first}")
+    check_range(first, last)
     weeks = [
         week
         for week in collection.weeks(week_start_day)
