@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -43,6 +44,20 @@ INSTANCE_SLOTS = 10
 ACCOUNT_SLOTS = 200
 SLOTS_HELD = "select amc_instance_id, count(*) from amc_instance_slots group by 1"
 WEEKS_DONE = "select count(*) from report_data_weeks where status = 'SUCCESS'"
+#: When the attempts were created, reached AMC and ended, in seconds after `%(started)s`.
+PHASES = """
+select
+    count(*),
+    min(extract(epoch from created_at - %(started)s)),
+    max(extract(epoch from created_at - %(started)s)),
+    min(extract(epoch from submitted_at - %(started)s)),
+    percentile_cont(0.5) within group (order by extract(epoch from submitted_at - %(started)s)),
+    max(extract(epoch from submitted_at - %(started)s)),
+    min(extract(epoch from completed_at - %(started)s)),
+    percentile_cont(0.5) within group (order by extract(epoch from completed_at - %(started)s)),
+    max(extract(epoch from completed_at - %(started)s))
+from workflow_executions
+"""
 CONNECTIONS = (
     "select count(*) filter (where datname = current_database()), count(*), "
     "current_setting('max_connections')::int from pg_stat_activity"
@@ -133,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 allowed = 0
                 per_instance_max: Counter[str] = Counter()
                 started = time.monotonic()
+                started_at = datetime.now(UTC)
+                amc_done: float | None = None
                 next_line = 0.0
                 ended: float | None = None
                 # One connection, opened before the backfills take theirs.
@@ -160,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         connections_max = max(connections_max, ours)
                         server_max = max(server_max, server)
                         elapsed = time.monotonic() - started
+                        if amc_done is None and int(statuses.get("SUCCEEDED", 0)) >= args.weeks:
+                            amc_done = elapsed
                         if elapsed >= next_line:
                             print(
                                 f"  {elapsed:5.0f} s: AMC RUNNING {running}, PENDING "
@@ -181,12 +200,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         log = (logs / f"round01-{index}.log").read_text(errors="replace")
                         print(f"  backfill {index} exited {process.returncode}:\n{log[-3000:]}")
                 weeks = soak.week_statuses(url)
+                with psycopg.connect(url) as conn:
+                    phases = conn.execute(PHASES, {"started": started_at}).fetchone()
                 created = simulator.counters()["executions_created"]
         finally:
             simulator.stop()
     wall = None if ended is None else ended - started
     print(f"  weeks: {dict(weeks)}; backfill exits: {dict(exits)}")
     print(f"  AMC executions created: {created} (one per week: {args.weeks})")
+    print_phases(phases, amc_done)
     print(
         f"  most at once: AMC RUNNING {running_max}, AMC PENDING+RUNNING {in_flight_max}, "
         f"slots held {slots_max}, on one instance {max(per_instance_max.values(), default=0)}"
@@ -208,6 +230,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({'met' if met else 'MISSED'})"
     )
     return 0 if met and weeks["SUCCESS"] == args.weeks else 1
+
+
+def print_phases(phases: tuple[float | None, ...] | None, amc_done: float | None) -> None:
+    """When the attempts began, reached AMC and ended, after the start (first / median / last)."""
+    if phases is None or not phases[0]:
+        return
+
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else f"{float(value):.1f}"
+
+    _, *times = phases
+    created, submitted, ended = times[0:2], times[2:5], times[5:8]
+    print(
+        f"  attempts (s after the start): created {seconds(created[0])}-{seconds(created[1])}; "
+        f"reached AMC {' / '.join(map(seconds, submitted))}; ended "
+        f"{' / '.join(map(seconds, ended))} (first / median / last); AMC had answered all by "
+        f"{seconds(amc_done)} (sampled each second)"
+    )
 
 
 def revision() -> str:
