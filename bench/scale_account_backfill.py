@@ -48,15 +48,16 @@ WEEKS_DONE = "select count(*) from report_data_weeks where status = 'SUCCESS'"
 PHASES = """
 select
     count(*),
-    min(extract(epoch from created_at - %(started)s)),
-    max(extract(epoch from created_at - %(started)s)),
-    min(extract(epoch from submitted_at - %(started)s)),
-    percentile_cont(0.5) within group (order by extract(epoch from submitted_at - %(started)s)),
-    max(extract(epoch from submitted_at - %(started)s)),
-    min(extract(epoch from completed_at - %(started)s)),
-    percentile_cont(0.5) within group (order by extract(epoch from completed_at - %(started)s)),
-    max(extract(epoch from completed_at - %(started)s))
-from workflow_executions
+    min(created), max(created),
+    min(submitted), percentile_cont(0.5) within group (order by submitted), max(submitted),
+    min(ended), percentile_cont(0.5) within group (order by ended), max(ended)
+from (
+    select
+        extract(epoch from created_at - %(started)s) as created,
+        extract(epoch from submitted_at - %(started)s) as submitted,
+        extract(epoch from completed_at - %(started)s) as ended
+    from workflow_executions
+) as attempt
 """
 CONNECTIONS = (
     "select count(*) filter (where datname = current_database()), count(*), "
